@@ -1,0 +1,83 @@
+"""Discrepancies: two systems disagreeing about (location, SKU) across one hop."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class Hop(models.TextChoices):
+    """A sync relationship between two systems."""
+
+    WMS_ERP = "wms_erp", "WMS → ERP"
+    ERP_STOREFRONT = "erp_storefront", "ERP → storefront"
+    WMS_STOREFRONT = "wms_storefront", "WMS → storefront (end to end)"
+
+
+class DiscrepancyClass(models.TextChoices):
+    IN_FLIGHT = "in_flight", "In flight"
+    STALE = "stale", "Stale"
+    BOUNDARY = "boundary", "Boundary"
+    RULE = "rule", "Rule"
+    DRIFT = "drift", "Drift"
+
+
+class Discrepancy(models.Model):
+    """Two systems disagree on the comparable quantity of (location, SKU) across one hop."""
+
+    location = models.ForeignKey("inventory.Location", on_delete=models.PROTECT, related_name="discrepancies")
+    sku = models.CharField(max_length=120)
+    hop = models.CharField(max_length=20, choices=Hop.choices)
+    classification = models.CharField(max_length=20, choices=DiscrepancyClass.choices)
+    opened_at = models.DateTimeField()
+    closed_at = models.DateTimeField(null=True, blank=True)
+    upstream_quantity = models.IntegerField(help_text="The upstream system's comparable quantity.")
+    downstream_quantity = models.IntegerField(help_text="The downstream system's comparable quantity.")
+    peak_gap = models.PositiveIntegerField(help_text="Largest absolute gap while open.")
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    acknowledgement_note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-opened_at"]
+        verbose_name_plural = "discrepancies"
+        permissions = [("acknowledge_discrepancy", "Can acknowledge discrepancies")]
+        constraints = [
+            # Reconciliation re-runs upsert the open one; it can never be opened twice.
+            models.UniqueConstraint(
+                fields=["location", "sku", "hop"],
+                condition=Q(closed_at__isnull=True),
+                name="discrepancy_one_open_per_key",
+            ),
+            models.CheckConstraint(
+                condition=Q(closed_at__isnull=True) | Q(closed_at__gte=models.F("opened_at")),
+                name="discrepancy_closes_after_opening",
+            ),
+            models.CheckConstraint(
+                condition=Q(acknowledged_at__isnull=True) | ~Q(acknowledgement_note=""),
+                name="discrepancy_ack_has_note",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["location", "classification"],
+                condition=Q(closed_at__isnull=True),
+                name="discrepancy_open_by_location",
+            ),
+            models.Index(fields=["location", "sku", "opened_at"], name="discrepancy_location_sku"),
+            models.Index(fields=["opened_at"], name="discrepancy_opened"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_hop_display()} {self.sku}@{self.location_id} ({self.classification})"
+
+    @property
+    def gap(self) -> int:
+        return self.downstream_quantity - self.upstream_quantity
+
+    @property
+    def is_open(self) -> bool:
+        return self.closed_at is None

@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+from inventory_hub.core import roles
+from tests.factories import UserFactory
+
+ROLE_USERNAMES = {roles.FULFILLMENT_MANAGER: "manager", roles.OPS_LEAD: "opslead", roles.ADMIN: "admin"}
+
+
+@pytest.fixture(autouse=True)
+def _plain_static_storage(settings):
+    # Pages render without a collectstatic manifest in tests.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
+def _client_for(role: str) -> Client:
+    user = UserFactory(username=ROLE_USERNAMES[role], role=role)
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def manager_client(db) -> Client:
+    return _client_for(roles.FULFILLMENT_MANAGER)
+
+
+@pytest.fixture
+def ops_client(db) -> Client:
+    return _client_for(roles.OPS_LEAD)
+
+
+@pytest.fixture
+def admin_role_client(db) -> Client:
+    return _client_for(roles.ADMIN)
+
+
+@pytest.fixture
+def role_client(db):
+    """A factory: role name (or None for anonymous) → logged-in test client."""
+
+    def make(role: str | None) -> Client:
+        return Client() if role is None else _client_for(role)
+
+    return make
