@@ -93,7 +93,7 @@ def allocation_rule_update(
     now = now or timezone.now()
     with transaction.atomic():
         # Serialises concurrent edits of one rule, so version numbers never collide.
-        rule = AllocationRule.objects.select_for_update().select_related("pool", "channel").get(pk=rule.pk)
+        rule = AllocationRule.objects.select_for_update(of=("self",)).select_related("pool", "channel").get(pk=rule.pk)
         current = selectors.allocation_rule_values(rule=rule, at=now)
         if current == values:
             raise RuleValidationError({"__all__": "Nothing changed: the rule already has these values."})
