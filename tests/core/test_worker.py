@@ -30,7 +30,7 @@ def _database_url() -> str:
 
 
 @pytest.mark.real_worker
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_real_worker_runs_a_task_sent_through_the_broker():
     env = {**os.environ, "DATABASE_URL": _database_url()}
     worker = subprocess.Popen(

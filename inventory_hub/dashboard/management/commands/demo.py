@@ -14,6 +14,7 @@ import sys
 import time
 from typing import Any
 
+from django.apps import apps as django_apps
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
@@ -50,6 +51,7 @@ class Command(BaseCommand):
         self._serve(options["host"], options["port"])
 
     def _users_create(self) -> None:
+        roles.roles_sync(django_apps)  # the migration made them; re-sync in case they were edited
         user_model = get_user_model()
         for username, password, role, is_staff in DEMO_USERS:
             user, _ = user_model.objects.get_or_create(username=username)
@@ -73,6 +75,10 @@ class Command(BaseCommand):
             "beat": [python, "-m", "celery", "-A", "inventory_hub", "beat", "--loglevel=INFO"],
         }
         processes: dict[str, subprocess.Popen[bytes]] = {}
+        # A terminal's Ctrl-C is SIGINT; a supervisor or `timeout` sends SIGTERM/SIGHUP: stop the
+        # children the same way for all of them, never leave them running.
+        for signum in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, _raise_keyboard_interrupt)
         try:
             for name, command in commands.items():
                 # Each in its own process group, so Ctrl-C is handled here, once, in order.
@@ -93,3 +99,7 @@ class Command(BaseCommand):
                     process.wait(timeout=15)
                 except subprocess.TimeoutExpired:
                     os.killpg(process.pid, signal.SIGKILL)
+
+
+def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
