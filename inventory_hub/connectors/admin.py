@@ -7,6 +7,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils import timezone
 
 from inventory_hub.connectors import services
 from inventory_hub.connectors.models import Connector, LocationMapping, PollRun
@@ -56,6 +57,11 @@ class ConnectorForm(forms.ModelForm):
         credentials = self.cleaned_data.get("new_credentials")
         if credentials is not None:
             self.instance.credentials = credentials
+        # Same bookkeeping as connector_enable / connector_disable.
+        if self.instance.enabled:
+            self.instance.disabled_reason, self.instance.disabled_at = "", None
+        elif self.instance.disabled_at is None:
+            self.instance.disabled_at = timezone.now()
         return super().save(commit=commit)
 
 

@@ -9,7 +9,7 @@ from django.views.debug import SafeExceptionReporterFilter
 
 # Header and parameter shapes used by the products we talk to (Shopify, ERPNext, ShipHero, …).
 _SECRET_PATTERNS = [
-    re.compile(r"(?i)(authorization[\"']?\s*[:=]\s*[\"']?)(bearer|token|basic)?\s*[^\s\"',}]+"),
+    re.compile(r"(?i)(authorization[\"']?\s*[:=]\s*[\"']?(?:(?:bearer|token|basic)\s+)?)[^\s\"',}]+"),
     re.compile(r"(?i)(x-shopify-access-token[\"']?\s*[:=]\s*[\"']?)[^\s\"',}]+"),
     re.compile(r"(?i)((?:api_secret|api_key|access_token|refresh_token|password)[\"']?\s*[:=]\s*[\"']?)[^\s\"',}&]+"),
 ]

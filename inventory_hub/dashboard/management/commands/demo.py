@@ -26,7 +26,12 @@ from inventory_hub.core import roles
 # Demo-only accounts; the command refuses to run without DEBUG, so these never reach production.
 DEMO_USERS = (
     ("manager", "demo-manager-2026", roles.FULFILLMENT_MANAGER, False),
-    ("opslead", "demo-opslead-2026", roles.OPS_LEAD, False),
+    (
+        "opslead",
+        "demo-opslead-2026",
+        roles.OPS_LEAD,
+        True,
+    ),  # staff: pools and boundaries are edited in the admin for now
     ("admin", "demo-admin-2026", roles.ADMIN, True),
 )
 
