@@ -21,7 +21,9 @@ class Request:
     body: bytes
 
     @classmethod
-    def build(cls, method: str, path: str, *, query_string: str = "", headers: dict[str, str] | None = None, body: bytes = b"") -> Request:
+    def build(
+        cls, method: str, path: str, *, query_string: str = "", headers: dict[str, str] | None = None, body: bytes = b""
+    ) -> Request:
         return cls(
             method=method.upper(),
             path=path,
