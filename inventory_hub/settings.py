@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "inventory_hub.reconciliation",
     "inventory_hub.tracing",
     "inventory_hub.dashboard",
+    "inventory_hub.sandbox",  # the simulated retailer (its own management command only)
 ]
 
 MIDDLEWARE = [
