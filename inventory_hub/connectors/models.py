@@ -50,6 +50,8 @@ class Connector(models.Model):
     disabled_at = models.DateTimeField(null=True, blank=True)
     # When the fan-out next enqueues a poll; NULL means "as soon as possible".
     next_poll_at = models.DateTimeField(null=True, blank=True)
+    # Where each history stream ("events", "orders") resumes; advanced only when a poll is stored.
+    cursors = models.JSONField(blank=True, default=dict)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -125,7 +127,8 @@ class PollRun(models.Model):
     pages = models.PositiveIntegerField(default=0)
     positions_seen = models.PositiveBigIntegerField(default=0)
     positions_changed = models.PositiveBigIntegerField(default=0)
-    positions_unmapped = models.PositiveBigIntegerField(default=0)
+    # Records at one of the system's locations that no LocationMapping maps to a hub location.
+    records_unmapped = models.PositiveBigIntegerField(default=0)
     events_new = models.PositiveBigIntegerField(default=0)
     orders_new = models.PositiveBigIntegerField(default=0)
     fetch_seconds = models.FloatField(null=True, blank=True)

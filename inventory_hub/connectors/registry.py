@@ -10,9 +10,13 @@ from django.utils.module_loading import import_string
 from inventory_hub.connectors.base import Adapter, PermanentConnectorError
 from inventory_hub.connectors.models import Product
 
-# product key → dotted path of its Adapter class. The products themselves arrive with the
-# adapters issue; until a product is listed here, polling its connector fails permanently.
-ADAPTERS: dict[str, str] = {}
+# product key → dotted path of its Adapter class. A product not listed here (yet) fails its
+# polls permanently with a readable reason.
+ADAPTERS: dict[str, str] = {
+    "erpnext": "inventory_hub.connectors.erpnext.adapter.ErpNextAdapter",
+    "shiphero": "inventory_hub.connectors.shiphero.adapter.ShipHeroAdapter",
+    "shopify": "inventory_hub.connectors.shopify.adapter.ShopifyAdapter",
+}
 
 
 def adapter_class(product: str) -> type[Adapter]:

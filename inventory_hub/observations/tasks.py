@@ -1,0 +1,26 @@
+"""Celery tasks of the poll pipeline: thin, ids in, one service call."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from inventory_hub.connectors.base import TransientConnectorError
+
+
+@shared_task(
+    name="inventory_hub.observations.tasks.connector_poll_task",  # the fan-out enqueues it by name
+    acks_late=True,  # safe: a poll is idempotent and claims its connector
+    autoretry_for=(TransientConnectorError,),
+    retry_backoff=15,
+    retry_backoff_max=600,
+    retry_jitter=True,
+    max_retries=5,
+    soft_time_limit=25 * 60,
+    time_limit=30 * 60,
+    ignore_result=True,
+)
+def connector_poll_task(connector_id: int) -> None:
+    """Poll one connector (enqueued by the beat fan-out or "poll now")."""
+    from inventory_hub.observations import services  # keeps task import light for the worker
+
+    services.connector_poll(connector_id=connector_id)
