@@ -25,8 +25,12 @@ MAX_RETRY_AFTER = 60.0  # a longer wait is the Celery task's job, not this reque
 
 
 def retry_after_seconds(response: httpx.Response) -> float | None:
-    """Retry-After as seconds (Shopify sends decimals like "2.0"); None when absent or a date."""
-    value = response.headers.get("Retry-After")
+    """Retry-After as seconds (Shopify sends decimals like "2.0"); None when absent or a date.
+
+    Frappe's rate limiter also sends X-RateLimit-Reset (seconds left in its window): used when
+    Retry-After is missing.
+    """
+    value = response.headers.get("Retry-After", response.headers.get("X-RateLimit-Reset"))
     try:
         return max(0.0, float(value)) if value is not None else None
     except ValueError:

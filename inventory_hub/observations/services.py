@@ -77,6 +77,7 @@ def connector_poll(
 
 def poll_store(*, run: PollRun, connector: Connector, fetched: Fetched, now: dt.datetime | None = None) -> PollRun:
     """Store everything one poll fetched in a single transaction, and finish its run."""
+    simulated = now is not None  # a backfill stamps everything with simulated time
     now = now or timezone.now()
     started = time.perf_counter()
     with transaction.atomic():
@@ -94,7 +95,7 @@ def poll_store(*, run: PollRun, connector: Connector, fetched: Fetched, now: dt.
             Connector.objects.filter(pk=connector.pk).update(cursors={**connector.cursors, **fetched.cursors})
         finished = PollRun.objects.filter(pk=run.pk, status=PollRun.Status.RUNNING).update(
             status=PollRun.Status.SUCCEEDED,
-            finished_at=timezone.now(),
+            finished_at=now if simulated else timezone.now(),
             pages=fetched.pages,
             positions_seen=fetched.positions_seen,
             positions_changed=changed,

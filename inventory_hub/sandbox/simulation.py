@@ -149,8 +149,8 @@ class Simulation:
                     actual_qty=float(on_hand),
                     reserved_qty=0.0,
                     ordered_qty=0.0,
-                    creation=world.erp_clock(sc.start),
-                    modified=world.erp_clock(sc.start),
+                    creation=sc.start,
+                    modified=sc.start,
                 )
                 quantities = dict.fromkeys(SHOPIFY_QUANTITY_NAMES, 0)
                 world.shop_levels[(loc.code, sku)] = ShopLevel(
@@ -362,7 +362,7 @@ class Simulation:
         product = self.world.wms_products[key]
         erp_bin = self.world.erp_bins[key]
         qty = erp_bin.actual_qty
-        created = self.world.erp_clock(at)
+        created = at  # true time; the ERPNext API renders it on the ERP's skewed clock
         for event in self._erp_pending.pop(key, []):
             delta = self._erp_delta[event.id]
             if delta:
@@ -396,7 +396,7 @@ class Simulation:
                 name=f"MAT-SLE-{year}-{next(self._ids['sle']):06d}",
                 location=key[0],
                 sku=key[1],
-                posting_datetime=self.world.erp_clock(posted),
+                posting_datetime=posted,
                 creation=created,
                 voucher_type=voucher_type,
                 voucher_no=f"{prefix}-{year}-{next(self._ids[prefix]):05d}",
@@ -545,9 +545,9 @@ class Simulation:
         if step == "erp_adjustment":
             after = max(0.0, erp_bin.actual_qty - shortfall)
             self._ledger_post(
-                key, at, self.world.erp_clock(at), "Stock Reconciliation", after - erp_bin.actual_qty, after
+                key, at, at, "Stock Reconciliation", after - erp_bin.actual_qty, after
             )
-            erp_bin.actual_qty, erp_bin.modified = after, self.world.erp_clock(at)
+            erp_bin.actual_qty, erp_bin.modified = after, at
             self._sf_dirty[key[0]].add(key[1])
             self._schedule(next_at, "cascade", "wms_backflush", key, shortfall, order_id)
         elif step == "wms_backflush":

@@ -135,8 +135,8 @@ class ErpLedgerEntry:
     name: str  # MAT-SLE-.YYYY.-.#####
     location: str
     sku: str
-    posting_datetime: dt.datetime  # when the movement happened (the WMS's time)
-    creation: dt.datetime  # when the ERP recorded it (its sync)
+    posting_datetime: dt.datetime  # when the movement happened (true time)
+    creation: dt.datetime  # when the ERP recorded it, its sync (true time; served on the ERP's clock)
     voucher_type: str  # Stock Reconciliation | Purchase Receipt | Delivery Note | Stock Entry
     voucher_no: str
     actual_qty: float

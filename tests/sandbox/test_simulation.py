@@ -151,11 +151,11 @@ def test_true_hop_lags_follow_each_locations_sync_window():
     assert median["STORE-B"] > median["STORE-A"]  # a 30-minute window against a 15-minute one
 
 
-def test_the_erp_stamps_records_with_its_own_skewed_clock():
+def test_the_erp_records_in_true_time_and_each_sync_comes_after_the_movement():
     world = _week("two-stores-and-an-fc").world
 
-    assert world.erp_clock_offset == dt.timedelta(seconds=-95)
-    assert all(entry.creation <= world.now for entry in world.erp_ledger)
+    assert world.erp_clock_offset == dt.timedelta(seconds=-95)  # applied when the ERPNext API renders times
+    assert all(entry.posting_datetime <= entry.creation <= world.now for entry in world.erp_ledger)
 
 
 def test_cascade_loops_run_adjustment_backflush_reconciliation_in_order():

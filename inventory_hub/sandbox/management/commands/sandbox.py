@@ -23,9 +23,15 @@ class Command(BaseCommand):
         serve.add_argument("--host", default="127.0.0.1", choices=server.LOOPBACK_HOSTS)
         serve.add_argument("--port", type=int, default=8100)
         serve.add_argument("--verbose-http", action="store_true", help="Log every request.")
-        pacing = serve.add_mutually_exclusive_group()
-        pacing.add_argument("--speed", type=float, help="Paced: simulated seconds per real second (default 60).")
-        pacing.add_argument("--days", type=float, help="Advance this many simulated days at once, then serve.")
+        serve.add_argument(
+            "--days", type=float, help="First advance this many simulated days at once (then serve that state)."
+        )
+        serve.add_argument(
+            "--speed",
+            type=float,
+            help="Then advance in paced real time: simulated seconds per real second "
+            "(default 60 without --days; with --days the state stays still unless --speed is given).",
+        )
 
         export = actions.add_parser("export", help="Run a scenario and write its ground truth as JSON.")
         export.add_argument("--scenario", required=True, help="Scenario name or file.")
@@ -49,7 +55,7 @@ class Command(BaseCommand):
             server.advance_days(
                 simulation, options["days"], on_step=lambda t: self.stderr.write(f"simulated to {t.isoformat()}")
             )
-        else:
+        if options["speed"] is not None or options["days"] is None:
             pacer = server.Pacer(simulation, speed=options["speed"] or 60.0)
         httpd = server.make_server(
             SandboxApp(simulation.world), options["host"], options["port"], verbose=options["verbose_http"]

@@ -1,0 +1,1 @@
+"""ERPNext (Frappe REST) adapter: client (HTTP), parsing (payload → records), adapter."""
