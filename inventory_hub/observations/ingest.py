@@ -80,6 +80,46 @@ _DIFFERS = (
 )
 
 
+_VANISHED = f"""
+    p.connector_id = %(connector)s
+    AND NOT (p.on_hand = 0 AND p.allocated = 0 AND p.available = 0 AND p.incoming = 0)
+    AND NOT EXISTS (
+        SELECT 1 FROM {STAGING} s
+        JOIN connectors_locationmapping m
+          ON m.connector_id = %(connector)s AND m.external_id = s.external_location_id
+        WHERE m.location_id = p.location_id AND s.sku = p.sku AND s.bin = p.bin
+    )
+"""
+
+
+def _positions_vanished_zero(cursor: Any, params: dict[str, Any]) -> int:
+    """A full read is the system's whole truth: what it no longer reports (an emptied bin) is zero."""
+    if not _is_postgres():
+        # SQLite would scan the staging table once per position without this index.
+        cursor.execute(f"CREATE INDEX temp.{STAGING}_key ON {STAGING} (sku, bin, external_location_id)")
+    cursor.execute(
+        f"""
+        INSERT INTO observations_positionchange
+            (connector_id, location_id, sku, bin, on_hand, allocated, available, incoming, as_of, changed_at, poll_run_id)
+        SELECT p.connector_id, p.location_id, p.sku, p.bin, 0, 0, 0, 0, NULL, %(now)s, %(run)s
+        FROM observations_inventoryposition p WHERE {_VANISHED}
+        """,
+        params,
+    )
+    vanished = cursor.rowcount
+    if vanished:
+        cursor.execute(
+            f"""
+            UPDATE observations_inventoryposition AS p
+            SET on_hand = 0, allocated = 0, available = 0, incoming = 0, as_of = NULL,
+                observed_at = %(now)s, changed_at = %(now)s
+            WHERE {_VANISHED}
+            """,
+            params,
+        )
+    return vanished
+
+
 def positions_merge(*, connector_id: int, poll_run_id: int, now: dt.datetime) -> tuple[int, int]:
     """Write history for changed positions, then upsert them; returns (changed, unmapped)."""
     params: dict[str, Any] = {
@@ -103,6 +143,7 @@ def positions_merge(*, connector_id: int, poll_run_id: int, now: dt.datetime) ->
             params,
         )
         changed = cursor.rowcount
+        changed += _positions_vanished_zero(cursor, params)
         # Upsert only what changed; unchanged rows are not touched at all.
         cursor.execute(
             f"""

@@ -544,9 +544,7 @@ class Simulation:
         erp_bin = self.world.erp_bins[key]
         if step == "erp_adjustment":
             after = max(0.0, erp_bin.actual_qty - shortfall)
-            self._ledger_post(
-                key, at, at, "Stock Reconciliation", after - erp_bin.actual_qty, after
-            )
+            self._ledger_post(key, at, at, "Stock Reconciliation", after - erp_bin.actual_qty, after)
             erp_bin.actual_qty, erp_bin.modified = after, at
             self._sf_dirty[key[0]].add(key[1])
             self._schedule(next_at, "cascade", "wms_backflush", key, shortfall, order_id)
