@@ -331,7 +331,8 @@ LOGGING = {
         }
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"axes": {"level": "WARNING"}},
+    # httpx logs every request at INFO: one line per page of every poll is noise.
+    "loggers": {"axes": {"level": "WARNING"}, "httpx": {"level": "WARNING"}},
 }
 DEFAULT_EXCEPTION_REPORTER_FILTER = "inventory_hub.core.logging.HubExceptionReporterFilter"
 

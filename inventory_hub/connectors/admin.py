@@ -133,7 +133,7 @@ class PollRunAdmin(ReadOnlyAdmin):
         "connector",
         "status",
         "trigger",
-        "duration_seconds",
+        "work_seconds",
         "pages",
         "positions_seen",
         "positions_changed",

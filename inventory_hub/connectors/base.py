@@ -147,3 +147,6 @@ class Adapter(abc.ABC):
     def orders(self, *, since: str | None) -> Iterator[Page[OrderRecord]]:
         """Orders after the cursor, page by page; none for systems that take no orders."""
         return iter(())
+
+    def close(self) -> None:  # noqa: B027  (optional hook: most adapters hold nothing open)
+        """Release open connections, if the adapter keeps any."""

@@ -162,7 +162,8 @@ class PollRun(models.Model):
         return f"{self.connector.name} poll at {self.started_at:%Y-%m-%d %H:%M:%S} ({self.status})"
 
     @property
-    def duration_seconds(self) -> float | None:
-        if self.finished_at is None:
+    def work_seconds(self) -> float | None:
+        """Time spent fetching and storing (a backfill's wall-clock duration is simulated)."""
+        if self.fetch_seconds is None or self.store_seconds is None:
             return None
-        return (self.finished_at - self.started_at).total_seconds()
+        return self.fetch_seconds + self.store_seconds

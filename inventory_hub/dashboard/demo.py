@@ -16,7 +16,7 @@ import httpx
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
-from inventory_hub.connectors.models import Connector, LocationMapping, PollRun
+from inventory_hub.connectors.models import Connector, LocationMapping, PollRun, Product
 from inventory_hub.inventory import services as inventory_services
 from inventory_hub.inventory.models import AllocationRule, Channel, Location, Pool, PoolBoundary, PoolBoundaryEntry
 from inventory_hub.inventory.rules import RuleValues
@@ -68,7 +68,7 @@ def demo_retailer_create(
     connectors: dict[str, Connector] = {}
     for role, product in SYSTEMS.items():
         connector, _ = Connector.objects.update_or_create(
-            name=f"Sandbox {product.capitalize() if product != 'erpnext' else 'ERPNext'}",
+            name=f"Sandbox {Product(product).label}",
             defaults={
                 "role": role,
                 "adapter": product,
@@ -119,6 +119,17 @@ def _boundaries_create(*, pool: Pool, connectors: dict[str, Connector], world: W
                     PoolBoundaryEntry.objects.get_or_create(
                         boundary=boundary, external_location_id=ids[code], bin=bin_name, defaults={"included": False}
                     )
+
+
+def demo_reset(*, connectors: dict[str, Connector]) -> None:
+    """Forget what the demo connectors observed, so a new backfill tells one consistent week."""
+    from inventory_hub.observations.models import InventoryEvent, InventoryPosition, Order, PositionChange
+
+    ids = [c.pk for c in connectors.values()]
+    with transaction.atomic():
+        for model in (PositionChange, InventoryPosition, InventoryEvent, Order, PollRun):
+            model.objects.filter(connector_id__in=ids).delete()
+        Connector.objects.filter(pk__in=ids).update(cursors={}, next_poll_at=None)
 
 
 class SimulatedClock:

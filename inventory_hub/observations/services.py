@@ -55,6 +55,7 @@ def connector_poll(
         return None
     connector = Connector.objects.get(pk=connector_id)
     fetched: Fetched | None = None
+    adapter = None
     try:
         adapter = registry.adapter_class(connector.adapter)(
             connector_config(connector), transport=transport, sleep=sleep
@@ -73,6 +74,8 @@ def connector_poll(
     finally:
         if fetched is not None:
             fetched.close()
+        if adapter is not None:
+            adapter.close()
 
 
 def poll_store(*, run: PollRun, connector: Connector, fetched: Fetched, now: dt.datetime | None = None) -> PollRun:

@@ -40,8 +40,8 @@ class SimulationLike(Protocol):
     def advance_to(self, t: dt.datetime) -> None: ...
 
 
-def build_simulation(scenario: str, seed: int | None = None) -> SimulationLike:
-    """The simulation of a scenario (a name or a file), with its seed replaced when one is given."""
+def build_simulation(scenario: str, seed: int | None = None, start: dt.datetime | None = None) -> SimulationLike:
+    """The simulation of a scenario (a name or a file), with its seed (and start) replaced when given."""
     from inventory_hub.sandbox.scenario import load_scenario
     from inventory_hub.sandbox.simulation import Simulation
 
@@ -51,6 +51,8 @@ def build_simulation(scenario: str, seed: int | None = None) -> SimulationLike:
             loaded = dataclasses.replace(loaded, seed=seed)
         else:
             loaded.seed = seed
+    if start is not None:
+        loaded = dataclasses.replace(loaded, start=start)
     return Simulation(loaded)
 
 

@@ -1,12 +1,16 @@
-"""`python manage.py demo`: set up the embedded default and run the whole product on this machine.
+"""`python manage.py demo`: the whole product on this machine, on the embedded default.
 
-Set-up: migrate, collect static files, create one demo user per role (their credentials are
-printed). Then, unless --no-serve: the web server, a Celery worker and Celery beat on the
-embedded broker, as child processes; Ctrl-C stops all of them.
+Set-up: migrate, collect static files, one demo user per role (credentials printed), the hub
+configured for a sandbox scenario (locations, channels, pools, boundaries, rules, connectors,
+mappings), and a backfill of the last simulated week through the real adapters. Then, unless
+--no-serve: the web server, the sandbox on loopback (continuing the same world in real time), a
+Celery worker and Celery beat polling it — all child processes, stopped together on Ctrl-C.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import os
 import signal
 import subprocess
@@ -20,8 +24,13 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import timezone
 
 from inventory_hub.core import roles
+from inventory_hub.dashboard import demo
+from inventory_hub.observations.models import InventoryEvent, InventoryPosition, Order
+from inventory_hub.sandbox.scenario import ScenarioError, load_scenario
+from inventory_hub.sandbox.simulation import Simulation
 
 # Demo-only accounts; the command refuses to run without DEBUG, so these never reach production.
 DEMO_USERS = (
@@ -37,11 +46,15 @@ DEMO_USERS = (
 
 
 class Command(BaseCommand):
-    help = "Set up the embedded default (SQLite, filesystem broker) and serve the dashboard."
+    help = "Set up the embedded default with a sandbox retailer, backfill a week, and run everything."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--no-serve", action="store_true", help="Set up, then exit.")
+        parser.add_argument("--no-serve", action="store_true", help="Set up and backfill, then exit.")
+        parser.add_argument("--scenario", default="two-stores-and-an-fc", help="Sandbox scenario name or file.")
+        parser.add_argument("--seed", type=int, help="Override the scenario's seed.")
+        parser.add_argument("--days", type=float, default=7.0, help="Simulated days to backfill (ending now).")
         parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+        parser.add_argument("--sandbox-port", type=int, default=8100)
         parser.add_argument("--host", default="127.0.0.1")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -50,10 +63,10 @@ class Command(BaseCommand):
         call_command("migrate", interactive=False, verbosity=0)
         call_command("collectstatic", interactive=False, verbosity=0)
         self._users_create()
-        self._credentials_print(options["host"], options["port"])
-        if options["no_serve"]:
-            return
-        self._serve(options["host"], options["port"])
+        start = self._retailer_backfill(options)
+        self._credentials_print(options["host"], options["port"], options["sandbox_port"])
+        if not options["no_serve"]:
+            self._serve(options, start)
 
     def _users_create(self) -> None:
         roles.roles_sync(django_apps)  # the migration made them; re-sync in case they were edited
@@ -65,17 +78,75 @@ class Command(BaseCommand):
             user.save()
             user.groups.set([Group.objects.get(name=role)])
 
-    def _credentials_print(self, host: str, port: int) -> None:
+    def _retailer_backfill(self, options: dict[str, Any]) -> dt.datetime:
+        try:
+            scenario = load_scenario(options["scenario"])
+        except ScenarioError as exc:
+            raise CommandError(str(exc)) from exc
+        if options["seed"] is not None:
+            scenario = scenario.with_seed(options["seed"])
+        # The simulated week ends now, so live polls continue it in real time with real timestamps.
+        end = timezone.now().replace(second=0, microsecond=0)
+        start = end - dt.timedelta(days=options["days"])
+        scenario = dataclasses.replace(scenario, start=start)
+        simulation = Simulation(scenario)
+        base_url = f"http://127.0.0.1:{options['sandbox_port']}"
+        connectors = demo.demo_retailer_create(scenario=scenario, world=simulation.world, base_url=base_url)
+        demo.demo_reset(connectors=connectors)
+        transport, clock = demo.backfill_transport(simulation.world)
+        self.stdout.write(
+            f"Backfilling {options['days']:g} simulated days of '{scenario.name}' through the real adapters…"
+        )
+        started = time.monotonic()
+        polls = demo.demo_backfill(
+            simulation=simulation,
+            connectors=connectors,
+            transport=transport,
+            clock=clock,
+            until=end,
+            step=dt.timedelta(hours=1),
+        )
+        summary = ", ".join(
+            f"{role}: {InventoryPosition.objects.filter(connector=c).count()} positions"
+            for role, c in connectors.items()
+        )
+        self.stdout.write(
+            f"Backfill done in {time.monotonic() - started:.0f} s: {polls} polls; {summary}; "
+            f"{InventoryEvent.objects.count()} events, {Order.objects.count()} orders."
+        )
+        self._scenario = (options["scenario"], scenario.seed)
+        return start
+
+    def _credentials_print(self, host: str, port: int, sandbox_port: int) -> None:
         self.stdout.write(self.style.SUCCESS(f"\nInventory Hub demo: http://{host}:{port}/\n"))
         self.stdout.write("Log in as one of (demo only):")
         for username, password, role, _ in DEMO_USERS:
             self.stdout.write(f"  {role:<20} username {username:<8} password {password}")
-        self.stdout.write("")
+        self.stdout.write(f"The sandbox retailer's own status page: http://127.0.0.1:{sandbox_port}/\n")
 
-    def _serve(self, host: str, port: int) -> None:
+    def _serve(self, options: dict[str, Any], start: dt.datetime) -> None:
         python = sys.executable
+        name, seed = self._scenario
         commands = {
-            "web": [python, "manage.py", "runserver", f"{host}:{port}", "--noreload"],
+            "web": [python, "manage.py", "runserver", f"{options['host']}:{options['port']}", "--noreload"],
+            "sandbox": [
+                python,
+                "manage.py",
+                "sandbox",
+                "serve",
+                "--scenario",
+                name,
+                "--seed",
+                str(seed),
+                "--start",
+                start.isoformat(),
+                "--days",
+                str(options["days"]),
+                "--speed",
+                "1",
+                "--port",
+                str(options["sandbox_port"]),
+            ],
             "worker": [python, "-m", "celery", "-A", "inventory_hub", "worker", "--loglevel=INFO", "--concurrency=2"],
             "beat": [python, "-m", "celery", "-A", "inventory_hub", "beat", "--loglevel=INFO"],
         }
@@ -85,13 +156,13 @@ class Command(BaseCommand):
         for signum in (signal.SIGTERM, signal.SIGHUP):
             signal.signal(signum, _raise_keyboard_interrupt)
         try:
-            for name, command in commands.items():
+            for process_name, command in commands.items():
                 # Each in its own process group, so Ctrl-C is handled here, once, in order.
-                processes[name] = subprocess.Popen(command, cwd=settings.BASE_DIR, start_new_session=True)  # noqa: S603
-            self.stdout.write("Web server, Celery worker and beat are running. Press Ctrl-C to stop them all.")
+                processes[process_name] = subprocess.Popen(command, cwd=settings.BASE_DIR, start_new_session=True)  # noqa: S603
+            self.stdout.write("Web server, sandbox, Celery worker and beat are running. Press Ctrl-C to stop them all.")
             while all(p.poll() is None for p in processes.values()):
                 time.sleep(0.5)
-            stopped = [name for name, p in processes.items() if p.poll() is not None]
+            stopped = [n for n, p in processes.items() if p.poll() is not None]
             raise CommandError(f"{', '.join(stopped)} stopped unexpectedly; stopping the rest.")
         except KeyboardInterrupt:
             self.stdout.write("\nStopping…")

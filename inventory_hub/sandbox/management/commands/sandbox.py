@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,11 @@ class Command(BaseCommand):
         serve.add_argument("--host", default="127.0.0.1", choices=server.LOOPBACK_HOSTS)
         serve.add_argument("--port", type=int, default=8100)
         serve.add_argument("--verbose-http", action="store_true", help="Log every request.")
+        serve.add_argument(
+            "--start",
+            type=dt.datetime.fromisoformat,
+            help="Override the scenario's start (ISO-8601 with a zone), e.g. to end a fast-forward at now.",
+        )
         serve.add_argument(
             "--days", type=float, help="First advance this many simulated days at once (then serve that state)."
         )
@@ -49,7 +55,10 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
 
     def serve(self, options: dict[str, Any]) -> None:
-        simulation = server.build_simulation(options["scenario"], options["seed"])
+        start = options["start"]
+        if start is not None and start.tzinfo is None:
+            raise CommandError("--start needs a time zone, e.g. 2026-11-21T09:00:00+00:00.")
+        simulation = server.build_simulation(options["scenario"], options["seed"], start)
         pacer = None
         if options["days"] is not None:
             server.advance_days(
