@@ -128,6 +128,10 @@ def positions_merge(*, connector_id: int, poll_run_id: int, now: dt.datetime) ->
         "now": connection.ops.adapt_datetimefield_value(now),
     }
     with connection.cursor() as cursor:
+        if _is_postgres():
+            changed = _merge_postgres(cursor, params)
+            changed += _positions_vanished_zero(cursor, params)
+            return changed, _unmapped_count(cursor, params)
         # History first: it compares against the positions as they were before this poll.
         cursor.execute(
             f"""
@@ -164,14 +168,52 @@ def positions_merge(*, connector_id: int, poll_run_id: int, now: dt.datetime) ->
             """,
             params,
         )
-        cursor.execute(
-            f"""
-            SELECT COUNT(*) FROM {STAGING} s
-            LEFT JOIN connectors_locationmapping m
-              ON m.connector_id = %(connector)s AND m.external_id = s.external_location_id
-            WHERE m.location_id IS NULL
-            """,
-            params,
-        )
-        unmapped = cursor.fetchone()[0]
+        unmapped = _unmapped_count(cursor, params)
     return changed, unmapped
+
+
+def _merge_postgres(cursor: Any, params: dict[str, Any]) -> int:
+    """One statement: find the changed rows (a read-only join), upsert only those, log them.
+
+    Unchanged rows are never touched: an ON CONFLICT on them would still lock (write) each row.
+    """
+    cursor.execute(
+        f"""
+        WITH changed AS (
+            SELECT m.location_id, s.sku, s.bin, s.on_hand, s.allocated, s.available, s.incoming, s.as_of
+            {_MAPPED}
+            LEFT JOIN observations_inventoryposition p
+              ON p.connector_id = %(connector)s AND p.location_id = m.location_id AND p.sku = s.sku AND p.bin = s.bin
+            WHERE p.id IS NULL OR {_DIFFERS}
+        ), upserted AS (
+            INSERT INTO observations_inventoryposition
+                (connector_id, location_id, sku, bin, on_hand, allocated, available, incoming, as_of, observed_at, changed_at)
+            SELECT %(connector)s, location_id, sku, bin, on_hand, allocated, available, incoming, as_of, %(now)s, %(now)s
+            FROM changed
+            ON CONFLICT (connector_id, location_id, sku, bin) DO UPDATE SET
+                on_hand = excluded.on_hand, allocated = excluded.allocated, available = excluded.available,
+                incoming = excluded.incoming, as_of = excluded.as_of, observed_at = excluded.observed_at,
+                changed_at = excluded.changed_at
+            RETURNING location_id, sku, bin, on_hand, allocated, available, incoming, as_of
+        )
+        INSERT INTO observations_positionchange
+            (connector_id, location_id, sku, bin, on_hand, allocated, available, incoming, as_of, changed_at, poll_run_id)
+        SELECT %(connector)s, location_id, sku, bin, on_hand, allocated, available, incoming, as_of, %(now)s, %(run)s
+        FROM upserted
+        """,
+        params,
+    )
+    return int(cursor.rowcount)
+
+
+def _unmapped_count(cursor: Any, params: dict[str, Any]) -> int:
+    cursor.execute(
+        f"""
+        SELECT COUNT(*) FROM {STAGING} s
+        LEFT JOIN connectors_locationmapping m
+          ON m.connector_id = %(connector)s AND m.external_id = s.external_location_id
+        WHERE m.location_id IS NULL
+        """,
+        params,
+    )
+    return int(cursor.fetchone()[0])

@@ -35,10 +35,17 @@ class InventoryPosition(models.Model):
 
 
 class PositionChange(models.Model):
-    """History: a position's values from `changed_at` on; written only when a value changed."""
+    """History: a position's values from `changed_at` on; written only when a value changed.
 
-    connector = models.ForeignKey("connectors.Connector", on_delete=models.CASCADE, related_name="+")
-    location = models.ForeignKey("inventory.Location", on_delete=models.PROTECT, related_name="+")
+    The largest table (a row per change per position). Rows are written only by the merge, from
+    rows of InventoryPosition whose foreign keys the database checks; checking them again here
+    (deferred, at commit) made a first ingest much slower, so here they are Django-level only.
+    """
+
+    connector = models.ForeignKey(
+        "connectors.Connector", on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
+    location = models.ForeignKey("inventory.Location", on_delete=models.PROTECT, related_name="+", db_constraint=False)
     sku = models.CharField(max_length=120)
     bin = models.CharField(max_length=120, blank=True, default="")
     on_hand = models.IntegerField()
@@ -48,7 +55,7 @@ class PositionChange(models.Model):
     as_of = models.DateTimeField(null=True, blank=True)
     changed_at = models.DateTimeField()
     poll_run = models.ForeignKey(
-        "connectors.PollRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "connectors.PollRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_constraint=False
     )
 
     class Meta:
