@@ -10,7 +10,8 @@ from __future__ import annotations
 import abc
 import dataclasses
 import datetime as dt
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, ClassVar, Generic, TypeVar
 
 import httpx
@@ -128,9 +129,19 @@ class Adapter(abc.ABC):
     product: ClassVar[str]
     roles: ClassVar[frozenset[str]]
 
-    def __init__(self, config: ConnectorConfig, *, transport: httpx.BaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        config: ConnectorConfig,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        # sleep and clock are injected so rate-limit pacing runs on simulated time in tests and backfills.
         self.config = config
         self.transport = transport
+        self.sleep = sleep
+        self.clock = clock
 
     @abc.abstractmethod
     def locations(self) -> list[ExternalLocation]:

@@ -53,6 +53,8 @@ def staging_load(spool: IO[str]) -> None:
             with raw.copy(f"COPY {STAGING} ({', '.join(COLUMNS)}) FROM STDIN WITH ({options})") as copy:
                 while block := spool.read(1 << 20):
                     copy.write(block)
+            # Autovacuum never sees temporary tables: without statistics the planner guesses.
+            cursor.execute(f"ANALYZE {STAGING}")
         else:
             sql = f"INSERT INTO {STAGING} VALUES ({', '.join(['%s'] * len(COLUMNS))})"
             for chunk in _chunks(csv.reader(spool)):

@@ -135,6 +135,16 @@ def _batches(records: Iterable[dict[str, Any]]) -> Iterator[list[dict[str, Any]]
         yield batch
 
 
+def _unseen(records: list[dict[str, Any]], *, known: set[str], key: str) -> list[dict[str, Any]]:
+    """Records whose source id is neither stored nor earlier in this poll (pages may overlap)."""
+    fresh = []
+    for record in records:
+        if record[key] not in known:
+            known.add(record[key])
+            fresh.append(record)
+    return fresh
+
+
 def _events_store(
     *,
     connector: Connector,
@@ -152,14 +162,11 @@ def _events_store(
             ).values_list("source_event_id", flat=True)
         )
         rows = []
-        for r in batch:
+        for r in _unseen(batch, known=known, key="source_event_id"):
             location_id = mappings.get(r["external_location_id"])
             if location_id is None:
                 unmapped += 1
                 continue
-            if r["source_event_id"] in known:
-                continue
-            known.add(r["source_event_id"])  # a page overlap can repeat an event within one poll
             rows.append(
                 InventoryEvent(
                     connector=connector,
@@ -198,11 +205,7 @@ def _orders_store(
                 connector=connector, source_order_id__in=[r["source_order_id"] for r in batch]
             ).values_list("source_order_id", flat=True)
         )
-        fresh = []
-        for r in batch:
-            if r["source_order_id"] not in known:
-                known.add(r["source_order_id"])
-                fresh.append(r)
+        fresh = _unseen(batch, known=known, key="source_order_id")
         orders = Order.objects.bulk_create(
             [
                 Order(

@@ -13,11 +13,8 @@ Options (`ConnectorConfig.options`):
 from __future__ import annotations
 
 import datetime as dt
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
-
-import httpx
 
 from inventory_hub.connectors.base import (
     Adapter,
@@ -71,15 +68,8 @@ class ErpNextAdapter(Adapter):
     product = "erpnext"
     roles = frozenset({"erp"})
 
-    def __init__(
-        self,
-        config: ConnectorConfig,
-        *,
-        transport: httpx.BaseTransport | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        super().__init__(config, transport=transport)
-        self.sleep = sleep
+    def __init__(self, config: ConnectorConfig, **kwargs: Any) -> None:
+        super().__init__(config, **kwargs)
         self.zone = parsing.time_zone(config.options.get("time_zone", "UTC"))
         self.page_size = _page_size(config.options.get("page_size", DEFAULT_PAGE_SIZE))
 

@@ -7,11 +7,8 @@ Queries follow ShipHero's public GraphQL API (APIS.md §4) and validate against 
 from __future__ import annotations
 
 import datetime as dt
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
-
-import httpx
 
 from inventory_hub.connectors.base import (
     Adapter,
@@ -118,23 +115,14 @@ class ShipHeroAdapter(Adapter):
     product = "shiphero"
     roles = frozenset({"wms"})
 
-    def __init__(
-        self,
-        config: ConnectorConfig,
-        *,
-        transport: httpx.BaseTransport | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        super().__init__(config, transport=transport)
-        self._sleep = sleep
-        self._clock = clock
+    def __init__(self, config: ConnectorConfig, **kwargs: Any) -> None:
+        super().__init__(config, **kwargs)
         self._bucket: CreditBucket | None = None  # one estimate for every call of this adapter
 
     def _client(self) -> ShipHeroClient:
         if self._bucket is None:
-            self._bucket = bucket_for(self.config, self._clock)
-        return ShipHeroClient(self.config, bucket=self._bucket, transport=self.transport, sleep=self._sleep)
+            self._bucket = bucket_for(self.config, self.clock)
+        return ShipHeroClient(self.config, bucket=self._bucket, transport=self.transport, sleep=self.sleep)
 
     def _option(self, name: str, default: int) -> int:
         value = self.config.options.get(name, default)

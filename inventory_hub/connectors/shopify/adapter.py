@@ -11,11 +11,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
-
-import httpx
 
 from inventory_hub.connectors.base import (
     Adapter,
@@ -150,17 +147,8 @@ class ShopifyAdapter(Adapter):
     product: ClassVar[str] = "shopify"
     roles: ClassVar[frozenset[str]] = frozenset({"storefront"})
 
-    def __init__(
-        self,
-        config: ConnectorConfig,
-        *,
-        transport: httpx.BaseTransport | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        super().__init__(config, transport=transport)
-        self.sleep = sleep
-        self.clock = clock
+    def __init__(self, config: ConnectorConfig, **kwargs: Any) -> None:
+        super().__init__(config, **kwargs)
         self._client: ShopifyClient | None = None
 
     @property
