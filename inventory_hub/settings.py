@@ -292,6 +292,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": env.int("POLL_FANOUT_SECONDS", default=10),
         "options": {"expires": 10},
     },
+    # The full reconciliation sweep: repairs whatever the per-poll incremental runs missed.
+    "reconciliation-sweep": {
+        "task": "inventory_hub.reconciliation.tasks.reconciliation_sweep_task",
+        "schedule": env.int("RECONCILIATION_SWEEP_SECONDS", default=900),
+        "options": {"expires": 900},
+    },
     # Frees the claim of a poll whose worker was killed mid-poll.
     "poll-runs-expire": {
         "task": "inventory_hub.connectors.tasks.poll_runs_expire_task",

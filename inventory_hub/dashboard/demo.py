@@ -21,6 +21,7 @@ from inventory_hub.inventory import services as inventory_services
 from inventory_hub.inventory.models import AllocationRule, Channel, Location, Pool, PoolBoundary, PoolBoundaryEntry
 from inventory_hub.inventory.rules import RuleValues
 from inventory_hub.observations import services as observation_services
+from inventory_hub.reconciliation import services as reconciliation_services
 from inventory_hub.sandbox.erpnext import ErpNextApi
 from inventory_hub.sandbox.scenario import Scenario
 from inventory_hub.sandbox.shiphero import ShipHeroApi
@@ -182,4 +183,6 @@ def demo_backfill(
             polls += 1
         if progress is not None:
             progress(simulation.world.now)
+    # One sweep at the end (cheaper than one per poll): discrepancies as of the backfill's end.
+    reconciliation_services.reconciliation_run(now=simulation.world.now)
     return polls

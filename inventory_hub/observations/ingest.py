@@ -95,10 +95,9 @@ _VANISHED = f"""
 
 
 def _positions_vanished_zero(cursor: Any, params: dict[str, Any]) -> int:
-    """A full read is the system's whole truth: what it no longer reports (an emptied bin) is zero."""
-    if not _is_postgres():
-        # SQLite would scan the staging table once per position without this index.
-        cursor.execute(f"CREATE INDEX temp.{STAGING}_key ON {STAGING} (sku, bin, external_location_id)")
+    """SQLite: a full read is the system's whole truth; what it no longer reports (an emptied bin) is zero."""
+    # SQLite would scan the staging table once per position without this index.
+    cursor.execute(f"CREATE INDEX temp.{STAGING}_key ON {STAGING} (sku, bin, external_location_id)")
     cursor.execute(
         f"""
         INSERT INTO observations_positionchange
@@ -131,9 +130,7 @@ def positions_merge(*, connector_id: int, poll_run_id: int, now: dt.datetime) ->
     }
     with connection.cursor() as cursor:
         if _is_postgres():
-            changed = _merge_postgres(cursor, params)
-            changed += _positions_vanished_zero(cursor, params)
-            return changed, _unmapped_count(cursor, params)
+            return _merge_postgres(cursor, params), _unmapped_count(cursor, params)
         # History first: it compares against the positions as they were before this poll.
         cursor.execute(
             f"""
@@ -175,18 +172,30 @@ def positions_merge(*, connector_id: int, poll_run_id: int, now: dt.datetime) ->
 
 
 def _merge_postgres(cursor: Any, params: dict[str, Any]) -> int:
-    """One statement: find the changed rows (a read-only join), upsert only those, log them.
+    """One statement: find new, changed and vanished rows in one read-only pass (a full join of
+    the staged rows with the connector's positions), upsert only those, and log them.
 
     Unchanged rows are never touched: an ON CONFLICT on them would still lock (write) each row.
+    A position the full read no longer reports (an emptied bin) becomes zero.
     """
     cursor.execute(
         f"""
-        WITH changed AS (
+        WITH staged AS (
             SELECT m.location_id, s.sku, s.bin, s.on_hand, s.allocated, s.available, s.incoming, s.as_of
             {_MAPPED}
-            LEFT JOIN observations_inventoryposition p
-              ON p.connector_id = %(connector)s AND p.location_id = m.location_id AND p.sku = s.sku AND p.bin = s.bin
-            WHERE p.id IS NULL OR {_DIFFERS}
+        ), current AS (
+            SELECT location_id, sku, bin, on_hand, allocated, available, incoming
+            FROM observations_inventoryposition WHERE connector_id = %(connector)s
+        ), changed AS (
+            SELECT COALESCE(s.location_id, p.location_id) AS location_id, COALESCE(s.sku, p.sku) AS sku,
+                   COALESCE(s.bin, p.bin) AS bin, COALESCE(s.on_hand, 0) AS on_hand,
+                   COALESCE(s.allocated, 0) AS allocated, COALESCE(s.available, 0) AS available,
+                   COALESCE(s.incoming, 0) AS incoming, s.as_of
+            FROM staged s
+            FULL JOIN current p ON p.location_id = s.location_id AND p.sku = s.sku AND p.bin = s.bin
+            WHERE p.location_id IS NULL
+               OR (s.location_id IS NULL AND NOT (p.on_hand = 0 AND p.allocated = 0 AND p.available = 0 AND p.incoming = 0))
+               OR (s.location_id IS NOT NULL AND ({_DIFFERS}))
         ), upserted AS (
             INSERT INTO observations_inventoryposition
                 (connector_id, location_id, sku, bin, on_hand, allocated, available, incoming, as_of, observed_at, changed_at)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from celery import shared_task
+from celery import current_app, shared_task
 
 from inventory_hub.connectors.base import TransientConnectorError
+
+# The next step, by name: reconciliation is a higher layer that observations must not import.
+RECONCILE_TASK_NAME = "inventory_hub.reconciliation.tasks.reconciliation_after_poll_task"
 
 
 @shared_task(
@@ -23,4 +26,6 @@ def connector_poll_task(connector_id: int) -> None:
     """Poll one connector (enqueued by the beat fan-out or "poll now")."""
     from inventory_hub.observations import services  # keeps task import light for the worker
 
-    services.connector_poll(connector_id=connector_id)
+    run = services.connector_poll(connector_id=connector_id)
+    if run is not None and run.status == run.Status.SUCCEEDED and run.positions_changed:
+        current_app.send_task(RECONCILE_TASK_NAME, args=[run.pk])

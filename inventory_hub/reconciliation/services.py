@@ -1,16 +1,61 @@
-"""Writes about discrepancies. (Opening and closing them comes with reconciliation itself.)"""
+"""Writes about discrepancies: reconciliation opens, updates and closes them; people acknowledge them."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+from collections import Counter
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
+from django.db import transaction
 from django.utils import timezone
 
+from inventory_hub.connectors.models import Connector, Role
+from inventory_hub.inventory.rules import RuleValues
+from inventory_hub.observations.models import PositionChange
+from inventory_hub.reconciliation import classify, comparable, selectors
 from inventory_hub.reconciliation.models import Discrepancy
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
+
+# The lag budget of a hop is this many poll intervals of its downstream connectors (see
+# hop_lag_budgets): a change needs up to one interval to be polled on each side, and a batch sync
+# between them takes about as long again. Measured hop lags (issue 5 item 4) will replace it.
+LAG_BUDGET_POLLS = 3
+# Whose poll intervals make up each hop's budget: end to end crosses both downstream systems.
+HOP_DOWNSTREAM_ROLES = {
+    classify.WMS_ERP: (Role.ERP,),
+    classify.ERP_STOREFRONT: (Role.STOREFRONT,),
+    classify.WMS_STOREFRONT: (Role.ERP, Role.STOREFRONT),
+}
+# Keys read and written per batch: bounds memory and the size of each query's SKU list.
+BATCH_KEYS = 5000
+UPDATED_FIELDS = ("classification", "upstream_quantity", "downstream_quantity", "peak_gap")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RuleDriftSummary:
+    """At one location, how many SKUs the storefront holds back a different safety stock for."""
+
+    location_id: int
+    effective_safety_stock: int
+    hub_safety_stock: int
+    skus: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ReconciliationResult:
+    """What one reconciliation run looked at and changed."""
+
+    keys: int
+    opened: int
+    updated: int
+    closed: int
+    open_by_class: Mapping[str, int]  # discrepancies left open by this run's keys, per class
+    rule_drifts: tuple[RuleDriftSummary, ...]
+    lag_budgets: Mapping[str, dt.timedelta]
 
 
 class AcknowledgementError(Exception):
@@ -30,3 +75,167 @@ def discrepancy_acknowledge(
         raise AcknowledgementError("This discrepancy has already closed.")
     discrepancy.refresh_from_db()
     return discrepancy
+
+
+def hop_lag_budgets(*, connectors: Mapping[str, list[Connector]]) -> dict[str, dt.timedelta]:
+    """Each hop's normal lag: LAG_BUDGET_POLLS × the longest poll interval of each downstream role, summed."""
+    budgets = {}
+    for hop, roles in HOP_DOWNSTREAM_ROLES.items():
+        seconds = sum(max((c.poll_interval_seconds for c in connectors.get(role, [])), default=0) for role in roles)
+        budgets[hop] = dt.timedelta(seconds=LAG_BUDGET_POLLS * seconds)
+    return budgets
+
+
+@dataclasses.dataclass
+class _Tally:
+    keys: int = 0
+    opened: int = 0
+    updated: int = 0
+    closed: int = 0
+    open_by_class: Counter[str] = dataclasses.field(default_factory=Counter)
+    drifts: Counter[tuple[int, int, int]] = dataclasses.field(default_factory=Counter)
+
+
+def reconciliation_run(
+    *,
+    keys: Iterable[tuple[int, str]] | None = None,
+    now: dt.datetime | None = None,
+    lag_budget: dt.timedelta | None = None,
+) -> ReconciliationResult:
+    """Open, update and close discrepancies on the given (location_id, sku) keys, or on every key when None.
+
+    Idempotent: a discrepancy is upserted per (location, SKU, hop), so running again on the same
+    data changes nothing. A hop where either system has no position for the key is not compared
+    (an open discrepancy there stays as it is until both sides report again).
+    """
+    now = now or timezone.now()
+    connectors = selectors.reconciliation_connector_list()
+    budgets = hop_lag_budgets(connectors=connectors)
+    if lag_budget is not None:
+        budgets = dict.fromkeys(budgets, lag_budget)
+    all_ids = [c.pk for role_connectors in connectors.values() for c in role_connectors]
+    tally = _Tally()
+    with transaction.atomic():
+        if keys is None:
+            # A whole location per batch: its positions in one query per role, without listing SKUs.
+            scope: selectors.Scope = dict.fromkeys(selectors.reconciliation_location_ids(connector_ids=all_ids))
+        else:
+            scope = selectors.scope_from_keys(keys)
+        if scope:
+            excluded = selectors.wms_excluded_bin_map(connector_ids=[c.pk for c in connectors[Role.WMS]])
+            rules = selectors.rules_in_force_by_location(at=now)
+            for batch in selectors.scope_batches(scope, max_keys=BATCH_KEYS):
+                _reconcile_batch(
+                    scope=batch,
+                    connectors=connectors,
+                    excluded=excluded,
+                    rules=rules,
+                    budgets=budgets,
+                    now=now,
+                    tally=tally,
+                )
+    return ReconciliationResult(
+        keys=tally.keys,
+        opened=tally.opened,
+        updated=tally.updated,
+        closed=tally.closed,
+        open_by_class=dict(sorted(tally.open_by_class.items())),
+        rule_drifts=tuple(
+            RuleDriftSummary(location_id=loc, effective_safety_stock=eff, hub_safety_stock=hub, skus=n)
+            for (loc, eff, hub), n in sorted(tally.drifts.items())
+        ),
+        lag_budgets=budgets,
+    )
+
+
+def _reconcile_batch(
+    *,
+    scope: selectors.Scope,
+    connectors: Mapping[str, list[Connector]],
+    excluded: Mapping[tuple[int, int], frozenset[str]],
+    rules: Mapping[int, tuple[RuleValues, ...]],
+    budgets: Mapping[str, dt.timedelta],
+    now: dt.datetime,
+    tally: _Tally,
+) -> None:
+    observations = selectors.key_observation_map(
+        scope=scope, connectors=connectors, excluded_bins=excluded, rules=rules
+    )
+    # Locked, so a concurrent run waits instead of updating the same rows from stale reads.
+    open_now = {
+        (d.location_id, d.sku, d.hop): d for d in selectors.discrepancy_open_list(scope=scope).select_for_update()
+    }
+    keys = set(observations) | {(location_id, sku) for location_id, sku, _ in open_now}
+    to_create: list[Discrepancy] = []
+    to_update: list[Discrepancy] = []
+    to_close: list[Discrepancy] = []
+    for key in sorted(keys):
+        tally.keys += 1
+        observation = observations.get(key)
+        if observation is None:
+            continue  # no system reports it any more: nothing to compare
+        values = comparable.key_comparables(observation)
+        drift = comparable.rule_drift(effective_safety_stock=values.storefront_safety_stock, rule=values.rule)
+        if drift is not None:
+            tally.drifts[(key[0], drift.effective_safety_stock, drift.hub_safety_stock)] += 1
+        for hop in classify.HOPS:
+            comparison = classify.hop_comparison(values, hop)
+            if comparison is None:
+                continue
+            existing = open_now.get((key[0], key[1], hop))
+            if comparison.gap == 0:
+                if existing is not None:
+                    existing.upstream_quantity = comparison.upstream
+                    existing.downstream_quantity = comparison.downstream
+                    # closed_at may not precede opened_at, even when called with an earlier `now`.
+                    existing.closed_at = max(now, existing.opened_at)
+                    to_close.append(existing)
+                continue
+            # A new gap is as old as the later of the two values that disagree (never in the future).
+            opened_at = existing.opened_at if existing else min(now, comparison.since or now)
+            classification = classify.discrepancy_classify(
+                comparison=comparison, age=now - opened_at, lag_budget=budgets[hop]
+            )
+            if classification is None:  # unreachable: a non-zero gap always has a class
+                continue
+            tally.open_by_class[classification] += 1
+            if existing is None:
+                to_create.append(
+                    Discrepancy(
+                        location_id=key[0],
+                        sku=key[1],
+                        hop=hop,
+                        classification=classification,
+                        opened_at=opened_at,
+                        upstream_quantity=comparison.upstream,
+                        downstream_quantity=comparison.downstream,
+                        peak_gap=abs(comparison.gap),
+                    )
+                )
+                continue
+            new = (
+                classification,
+                comparison.upstream,
+                comparison.downstream,
+                max(existing.peak_gap, abs(comparison.gap)),
+            )
+            if new != tuple(getattr(existing, name) for name in UPDATED_FIELDS):
+                for name, value in zip(UPDATED_FIELDS, new, strict=True):
+                    setattr(existing, name, value)
+                to_update.append(existing)
+    # A concurrent run may have opened the same key first: the partial unique constraint keeps
+    # one, the conflicting insert is skipped, and the next run updates the survivor.
+    Discrepancy.objects.bulk_create(to_create, batch_size=1000, ignore_conflicts=True)
+    Discrepancy.objects.bulk_update(to_update, fields=list(UPDATED_FIELDS), batch_size=1000)
+    Discrepancy.objects.bulk_update(
+        to_close, fields=["closed_at", "upstream_quantity", "downstream_quantity"], batch_size=1000
+    )
+    tally.opened += len(to_create)
+    tally.updated += len(to_update)
+    tally.closed += len(to_close)
+
+
+def reconciliation_after_poll(*, poll_run_id: int, now: dt.datetime | None = None) -> ReconciliationResult:
+    """Reconcile exactly the (location, SKU) keys one poll changed."""
+    keys = PositionChange.objects.filter(poll_run_id=poll_run_id).values_list("location_id", "sku").distinct()
+    return reconciliation_run(keys=list(keys), now=now)

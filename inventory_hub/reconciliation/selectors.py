@@ -1,0 +1,187 @@
+"""Reads for reconciliation: positions by role for a set of keys, boundaries, rules in force.
+
+Every read is set-based: one query per role for a whole batch of keys, never one per key.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+
+from django.db.models import Q, QuerySet
+
+from inventory_hub.connectors.models import Connector, LocationMapping, Role
+from inventory_hub.inventory import selectors as inventory_selectors
+from inventory_hub.inventory.models import Pool, PoolBoundaryEntry
+from inventory_hub.inventory.rules import RuleValues
+from inventory_hub.observations.models import InventoryPosition
+from inventory_hub.reconciliation.comparable import KeyObservation, Position, WmsPosition
+from inventory_hub.reconciliation.models import Discrepancy
+
+Key = tuple[int, str]  # (location_id, sku)
+# location_id → the SKUs to look at there, or None for every SKU of the location.
+Scope = Mapping[int, frozenset[str] | None]
+
+POSITION_FIELDS = ("connector_id", "location_id", "sku", "bin", "on_hand", "allocated", "available", "changed_at")
+
+
+def reconciliation_connector_list() -> dict[str, list[Connector]]:
+    """Enabled connectors by role."""
+    by_role: dict[str, list[Connector]] = {role: [] for role in Role.values}
+    for connector in Connector.objects.filter(enabled=True).order_by("pk"):
+        by_role[connector.role].append(connector)
+    return by_role
+
+
+def _scope_q(scope: Scope) -> Q:
+    """One OR term per location: the number of locations, not of keys, bounds the query's size."""
+    condition = Q(pk__in=[])
+    for location_id, skus in scope.items():
+        condition |= Q(location_id=location_id) if skus is None else Q(location_id=location_id, sku__in=sorted(skus))
+    return condition
+
+
+def scope_from_keys(keys: Iterable[Key]) -> dict[int, frozenset[str] | None]:
+    """Group (location_id, sku) keys by location."""
+    grouped: dict[int, set[str]] = defaultdict(set)
+    for location_id, sku in keys:
+        grouped[location_id].add(sku)
+    return {location_id: frozenset(skus) for location_id, skus in grouped.items()}
+
+
+def scope_batches(scope: Scope, *, max_keys: int) -> Iterator[dict[int, frozenset[str] | None]]:
+    """Split a scope so no batch lists more than `max_keys` SKUs (a whole location goes alone)."""
+    batch: dict[int, set[str]] = defaultdict(set)
+    size = 0
+    for location_id in sorted(scope):
+        skus = scope[location_id]
+        if skus is None:
+            yield {location_id: None}
+            continue
+        for sku in sorted(skus):
+            batch[location_id].add(sku)
+            size += 1
+            if size == max_keys:
+                yield {loc: frozenset(found) for loc, found in batch.items()}
+                batch, size = defaultdict(set), 0
+    if batch:
+        yield {loc: frozenset(found) for loc, found in batch.items()}
+
+
+def reconciliation_location_ids(*, connector_ids: Iterable[int]) -> list[int]:
+    """Every location some enabled connector reports, or that has an open discrepancy."""
+    with_positions = set(
+        InventoryPosition.objects.filter(connector_id__in=list(connector_ids))
+        .values_list("location_id", flat=True)
+        .distinct()
+    )
+    with_open = set(Discrepancy.objects.filter(closed_at__isnull=True).values_list("location_id", flat=True).distinct())
+    return sorted(with_positions | with_open)
+
+
+def wms_excluded_bin_map(*, connector_ids: Iterable[int]) -> dict[tuple[int, int], frozenset[str]]:
+    """(WMS connector id, location_id) → the bins its pool boundaries exclude there.
+
+    A bin any of the connector's boundaries excludes at a site is out of the comparable: in
+    practice these are the non-sellable bins (quarantine, damaged), out of every pool alike.
+    """
+    ids = list(connector_ids)
+    locations = {
+        (connector_id, external_id): location_id
+        for connector_id, external_id, location_id in LocationMapping.objects.filter(
+            connector_id__in=ids, location__isnull=False
+        ).values_list("connector_id", "external_id", "location_id")
+    }
+    excluded: dict[tuple[int, int], set[str]] = defaultdict(set)
+    entries = PoolBoundaryEntry.objects.filter(boundary__connector_id__in=ids, included=False).exclude(bin="")
+    for connector_id, external_id, bin_name in entries.values_list(
+        "boundary__connector_id", "external_location_id", "bin"
+    ):
+        location_id = locations.get((connector_id, external_id))
+        if location_id is not None:
+            excluded[(connector_id, location_id)].add(bin_name)
+    return {key: frozenset(bins) for key, bins in excluded.items()}
+
+
+def rules_in_force_by_location(*, at: dt.datetime) -> dict[int, tuple[RuleValues, ...]]:
+    """location_id → the values in force at `at` of every active rule whose pool holds it (in 3 queries)."""
+    memberships: dict[int, list[int]] = defaultdict(list)
+    for pool_id, location_id in Pool.locations.through.objects.values_list("pool_id", "location_id"):
+        memberships[pool_id].append(location_id)
+    by_location: dict[int, list[RuleValues]] = defaultdict(list)
+    for rule, values in inventory_selectors.allocation_rule_current_list(at=at):
+        if not rule.is_active or values is None:
+            continue
+        for location_id in memberships.get(rule.pool_id, ()):
+            by_location[location_id].append(values)
+    return {location_id: tuple(values) for location_id, values in by_location.items()}
+
+
+def _position_rows(*, connector_ids: list[int], scope: Scope) -> Iterator[tuple[Any, ...]]:
+    if not connector_ids:
+        return iter(())
+    rows = InventoryPosition.objects.filter(_scope_q(scope), connector_id__in=connector_ids)
+    return rows.values_list(*POSITION_FIELDS).iterator(chunk_size=5000)
+
+
+def key_observation_map(
+    *,
+    scope: Scope,
+    connectors: Mapping[str, list[Connector]],
+    excluded_bins: Mapping[tuple[int, int], frozenset[str]],
+    rules: Mapping[int, tuple[RuleValues, ...]],
+) -> dict[Key, KeyObservation]:
+    """What every enabled system says about each key of the scope: one query per role."""
+    wms_totals: dict[Key, dict[int, Position]] = defaultdict(dict)
+    wms_bins: dict[Key, dict[int, dict[str, int]]] = defaultdict(lambda: defaultdict(dict))
+    wms_bins_changed: dict[tuple[int, int, str], dt.datetime] = {}
+    for connector_id, location_id, sku, bin_name, on_hand, allocated, available, changed_at in _position_rows(
+        connector_ids=[c.pk for c in connectors.get(Role.WMS, [])], scope=scope
+    ):
+        key = (location_id, sku)
+        if bin_name:
+            wms_bins[key][connector_id][bin_name] = on_hand
+            previous = wms_bins_changed.get((connector_id, location_id, sku))
+            if previous is None or changed_at > previous:
+                wms_bins_changed[(connector_id, location_id, sku)] = changed_at
+        else:
+            wms_totals[key][connector_id] = Position(on_hand, allocated, available, changed_at, connector_id)
+
+    def plain(role: str) -> dict[Key, list[Position]]:
+        found: dict[Key, list[Position]] = defaultdict(list)
+        for connector_id, location_id, sku, bin_name, on_hand, allocated, available, changed_at in _position_rows(
+            connector_ids=[c.pk for c in connectors.get(role, [])], scope=scope
+        ):
+            if bin_name:
+                continue  # only the WMS stores bins; a location total is what the others report
+            found[(location_id, sku)].append(Position(on_hand, allocated, available, changed_at, connector_id))
+        return found
+
+    erp = plain(Role.ERP)
+    storefronts = plain(Role.STOREFRONT)
+    observations: dict[Key, KeyObservation] = {}
+    for key in set(wms_totals) | set(erp) | set(storefronts):
+        location_id, sku = key
+        wms = tuple(
+            WmsPosition(
+                total=total,
+                bins=dict(wms_bins[key].get(connector_id, {})) if key in wms_bins else {},
+                excluded_bins=excluded_bins.get((connector_id, location_id), frozenset()),
+                bins_changed_at=wms_bins_changed.get((connector_id, location_id, sku)),
+            )
+            for connector_id, total in sorted(wms_totals.get(key, {}).items())
+        )
+        observations[key] = KeyObservation(
+            wms=wms,
+            erp=tuple(erp.get(key, ())),
+            storefronts=tuple(storefronts.get(key, ())),
+            rules=rules.get(location_id, ()),
+        )
+    return observations
+
+
+def discrepancy_open_list(*, scope: Scope) -> QuerySet[Discrepancy]:
+    """The open discrepancies of the scope's keys."""
+    return Discrepancy.objects.filter(_scope_q(scope), closed_at__isnull=True)
