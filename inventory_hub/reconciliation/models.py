@@ -81,3 +81,42 @@ class Discrepancy(models.Model):
     @property
     def is_open(self) -> bool:
         return self.closed_at is None
+
+
+class HopLagSample(models.Model):
+    """When one hop first reflected one WMS change of (location, SKU): one measured lag.
+
+    Unique per (location, SKU, hop, WMS change time), so measuring again upserts the same row.
+    """
+
+    class Method(models.TextChoices):
+        SOURCE_TIMESTAMP = "source_timestamp", "Source timestamp"
+        VALUE_MATCH = "value_match", "Value match"
+
+    location = models.ForeignKey("inventory.Location", on_delete=models.CASCADE, related_name="+")
+    sku = models.CharField(max_length=120)
+    hop = models.CharField(max_length=20, choices=Hop.choices)
+    wms_changed_at = models.DateTimeField(help_text="When the WMS changed (its own timestamp, on the hub's clock).")
+    reflected_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the downstream first reflected it; empty while it has not."
+    )
+    lag_seconds = models.FloatField(null=True, blank=True)
+    method = models.CharField(max_length=20, choices=Method.choices)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["location", "sku", "hop", "wms_changed_at"], name="hop_lag_sample_unique"),
+            models.CheckConstraint(
+                condition=Q(reflected_at__isnull=True, lag_seconds__isnull=True)
+                | Q(reflected_at__isnull=False, lag_seconds__gte=0),
+                name="hop_lag_sample_lag_when_reflected",
+            ),
+        ]
+        indexes = [
+            # "p50/p95/max per location and hop over a window"
+            models.Index(fields=["location", "hop", "wms_changed_at"], name="hop_lag_location_hop_time"),
+            models.Index(fields=["wms_changed_at"], name="hop_lag_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_hop_display()} {self.sku}@{self.location_id}: {self.lag_seconds}s"

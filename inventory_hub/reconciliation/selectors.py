@@ -5,6 +5,7 @@ Every read is set-based: one query per role for a whole batch of keys, never one
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
@@ -16,9 +17,10 @@ from inventory_hub.connectors.models import Connector, LocationMapping, Role
 from inventory_hub.inventory import selectors as inventory_selectors
 from inventory_hub.inventory.models import Pool, PoolBoundaryEntry
 from inventory_hub.inventory.rules import RuleValues
-from inventory_hub.observations.models import InventoryPosition
-from inventory_hub.reconciliation.comparable import KeyObservation, Position, WmsPosition
-from inventory_hub.reconciliation.models import Discrepancy
+from inventory_hub.observations.models import InventoryEvent, InventoryPosition, PositionChange
+from inventory_hub.reconciliation.comparable import KeyObservation, Position, WmsPosition, key_comparables
+from inventory_hub.reconciliation.lineage import clock_offset_estimate, lag_stats
+from inventory_hub.reconciliation.models import Discrepancy, HopLagSample
 
 Key = tuple[int, str]  # (location_id, sku)
 # location_id → the SKUs to look at there, or None for every SKU of the location.
@@ -185,3 +187,184 @@ def key_observation_map(
 def discrepancy_open_list(*, scope: Scope) -> QuerySet[Discrepancy]:
     """The open discrepancies of the scope's keys."""
     return Discrepancy.objects.filter(_scope_q(scope), closed_at__isnull=True)
+
+
+# --- lineage, hop lags, exposure and point in time (issue 5 items 4 and 6) ----------------------
+
+HISTORY_FIELDS = (
+    "connector_id",
+    "location_id",
+    "sku",
+    "bin",
+    "on_hand",
+    "allocated",
+    "available",
+    "as_of",
+    "changed_at",
+)
+# Changes read per connector to estimate its clock offset: plenty for the smallest poll delay to be small.
+CLOCK_SAMPLE_ROWS = 2000
+
+
+def clock_offset_map(*, connector_ids: Iterable[int], until: dt.datetime) -> dict[int, dt.timedelta | None]:
+    """connector_id → its clock's offset from the hub's, estimated from its latest stamped changes (one query each)."""
+    offsets: dict[int, dt.timedelta | None] = {}
+    for connector_id in connector_ids:
+        pairs = (
+            PositionChange.objects.filter(connector_id=connector_id, as_of__isnull=False, changed_at__lte=until)
+            .order_by("-changed_at")
+            .values_list("as_of", "changed_at")[:CLOCK_SAMPLE_ROWS]
+        )
+        offsets[connector_id] = clock_offset_estimate(pairs)
+    return offsets
+
+
+def position_history_rows(
+    *, connector_ids: list[int], scope: Scope, since: dt.datetime | None, until: dt.datetime
+) -> Iterator[tuple[Any, ...]]:
+    """History rows of the scope's keys, in (location, SKU, changed_at) order: one query for all the connectors."""
+    if not connector_ids:
+        return iter(())
+    rows = PositionChange.objects.filter(_scope_q(scope), connector_id__in=connector_ids, changed_at__lte=until)
+    if since is not None:
+        rows = rows.filter(changed_at__gte=since)
+    return (
+        rows.order_by("location_id", "sku", "changed_at", "pk").values_list(*HISTORY_FIELDS).iterator(chunk_size=5000)
+    )
+
+
+def ledger_entry_rows(
+    *, connector_ids: list[int], scope: Scope, since: dt.datetime | None, until: dt.datetime
+) -> Iterator[tuple[int, int, str, dt.datetime, dict[str, Any]]]:
+    """ERP ledger entries of the scope's keys: (connector_id, location_id, sku, posting time, raw)."""
+    if not connector_ids:
+        return iter(())
+    rows = InventoryEvent.objects.filter(_scope_q(scope), connector_id__in=connector_ids, occurred_at__lte=until)
+    if since is not None:
+        rows = rows.filter(occurred_at__gte=since)
+    return rows.values_list("connector_id", "location_id", "sku", "occurred_at", "raw").iterator(chunk_size=5000)
+
+
+def history_key_list(*, connector_ids: list[int], since: dt.datetime | None) -> list[Key]:
+    """Every (location, SKU) the given connectors changed since `since` (or ever)."""
+    rows = PositionChange.objects.filter(connector_id__in=connector_ids)
+    if since is not None:
+        rows = rows.filter(changed_at__gte=since)
+    return sorted(set(rows.values_list("location_id", "sku").distinct()))
+
+
+def hop_lag_stats(
+    *, window: dt.timedelta, now: dt.datetime, location_ids: Iterable[int] | None = None
+) -> dict[int, dict[str, dict[str, float | int]]]:
+    """location_id → hop → p50, p95, max (seconds) and count of the lags of WMS changes in the window (one query)."""
+    samples = HopLagSample.objects.filter(
+        wms_changed_at__gt=now - window, wms_changed_at__lte=now, lag_seconds__isnull=False
+    )
+    if location_ids is not None:
+        samples = samples.filter(location_id__in=list(location_ids))
+    lags: dict[tuple[int, str], list[float]] = defaultdict(list)
+    for location_id, hop, seconds in samples.values_list("location_id", "hop", "lag_seconds").iterator(
+        chunk_size=10000
+    ):
+        lags[(location_id, hop)].append(seconds)
+    result: dict[int, dict[str, dict[str, float | int]]] = defaultdict(dict)
+    for (location_id, hop), values in sorted(lags.items()):
+        stats = lag_stats(values)
+        if stats is not None:
+            result[location_id][hop] = {"p50": stats.p50, "p95": stats.p95, "max": stats.max, "count": stats.count}
+    return dict(result)
+
+
+def exposure_by_location() -> dict[int, int]:
+    """location_id → phantom units now: Σ over SKUs of max(0, storefront available − WMS comparable).
+
+    One query per role. Of several storefronts, the one promising the most speaks for the key.
+    """
+    connectors = reconciliation_connector_list()
+    ids = [c.pk for role_connectors in connectors.values() for c in role_connectors]
+    scope: Scope = dict.fromkeys(
+        InventoryPosition.objects.filter(connector_id__in=ids).values_list("location_id", flat=True).distinct()
+    )
+    observations = key_observation_map(
+        scope=scope,
+        connectors=connectors,
+        excluded_bins=wms_excluded_bin_map(connector_ids=[c.pk for c in connectors[Role.WMS]]),
+        rules={},
+    )
+    exposure: dict[int, int] = defaultdict(int)
+    for (location_id, _sku), observation in observations.items():
+        if not observation.storefronts or not observation.wms:
+            continue
+        wms = key_comparables(observation).wms
+        shown = max(p.available for p in observation.storefronts)
+        if wms is not None:
+            exposure[location_id] += max(0, shown - wms)
+    return {location_id: exposure.get(location_id, 0) for location_id in sorted(scope)}
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PositionAt:
+    """What one system believed about (location, SKU) from `changed_at` on, and its comparable quantity."""
+
+    connector_id: int
+    on_hand: int
+    allocated: int
+    available: int
+    comparable: int
+    changed_at: dt.datetime
+    as_of: dt.datetime | None
+
+
+def position_at(*, location_id: int, sku: str, at: dt.datetime) -> dict[str, PositionAt | None]:
+    """What each system believed about (location, SKU) at `at`, and what was true (the WMS's).
+
+    Per role, the latest change at or before `at` of its first enabled connector (one query per
+    system, walking the (location, sku, connector, changed_at) index backwards). The WMS value is
+    its location total with the bins its boundary excludes taken off (its comparable); "truth"
+    is that WMS value.
+    """
+    connectors = reconciliation_connector_list()
+    result: dict[str, PositionAt | None] = {}
+    for role in Role.values:
+        role_connectors = connectors.get(role, [])
+        if not role_connectors:
+            result[role] = None
+            continue
+        connector_id = role_connectors[0].pk
+        excluded: frozenset[str] = frozenset()
+        if role == Role.WMS:
+            excluded = wms_excluded_bin_map(connector_ids=[connector_id]).get((connector_id, location_id), frozenset())
+        result[role] = _position_at(
+            connector_id=connector_id, location_id=location_id, sku=sku, at=at, role=role, excluded=excluded
+        )
+    result["truth"] = result.get(Role.WMS)
+    return result
+
+
+def _position_at(
+    *, connector_id: int, location_id: int, sku: str, at: dt.datetime, role: str, excluded: frozenset[str]
+) -> PositionAt | None:
+    wanted = {"", *excluded}
+    rows = (
+        PositionChange.objects.filter(
+            location_id=location_id, sku=sku, connector_id=connector_id, changed_at__lte=at, bin__in=sorted(wanted)
+        )
+        .order_by("-changed_at", "-pk")
+        .values_list("bin", "on_hand", "allocated", "available", "changed_at", "as_of")
+    )
+    latest: dict[str, tuple[Any, ...]] = {}
+    for row in rows.iterator(chunk_size=200):
+        latest.setdefault(row[0], row)
+        if len(latest) == len(wanted):
+            break  # the newest row of every bin we need: the rest of the history is older
+    total = latest.get("")
+    if total is None:
+        return None
+    _, on_hand, allocated, available, changed_at, as_of = total
+    if role == Role.WMS:
+        comparable = on_hand - sum(latest[b][1] for b in excluded if b in latest) - allocated
+    elif role == Role.ERP:
+        comparable = on_hand - allocated
+    else:
+        comparable = available
+    return PositionAt(connector_id, on_hand, allocated, available, comparable, changed_at, as_of)

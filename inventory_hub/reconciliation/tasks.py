@@ -27,7 +27,9 @@ def reconciliation_sweep_task() -> None:
     ignore_result=True,
 )
 def reconciliation_after_poll_task(poll_run_id: int) -> None:
-    """Reconcile the (location, SKU) keys one poll changed, right after it was stored."""
+    """Reconcile the (location, SKU) keys one poll changed, right after it was stored, and measure
+    the hop lags of those keys (a downstream change may reflect an earlier WMS change)."""
     from inventory_hub.reconciliation import services
 
     services.reconciliation_after_poll(poll_run_id=poll_run_id)
+    services.hop_lags_after_poll(poll_run_id=poll_run_id)

@@ -1,0 +1,270 @@
+"""Lineage: which upstream state a downstream number reflects, and when each change first arrived (pure).
+
+DESIGN.md §5, in the order it prescribes:
+
+1. **Source timestamps.** When the downstream says where its number came from, use it. An
+   ERPNext Stock Ledger Entry carries `posting_datetime` (when the movement happened: a business
+   value carried over from the WMS, not a stamp of the ERP's clock) and `creation` (when the ERP
+   recorded it, on the ERP's own clock). `source_reflection` turns one entry into (WMS change
+   time, ERP reflection time) after taking the ERP's clock offset off `creation`.
+2. **Value matching.** Otherwise: the latest upstream state, at or before the downstream
+   observation, whose comparable quantity the downstream value equals, within a bounded
+   look-back. No match → unexplained (`None`).
+
+Clocks. Every system stamps with its own clock; the hub's `changed_at` is on the hub's clock
+and never earlier than the change it records (the hub sees a change at the first poll after
+it). So for each change `own stamp − changed_at = offset − poll delay ≤ offset`, and the largest
+of these over many changes is the offset minus the smallest poll delay seen
+(`clock_offset_estimate`): a one-sided error, at most that smallest delay (seconds when there
+are hundreds of changes and the hub polls every few minutes). Stamps are then moved onto the
+hub's clock by subtracting the offset (`on_hub_clock`).
+
+Series are time-ordered `Reading`s: one system's comparable quantity from `at` on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Callable, Iterable, Sequence
+
+from inventory_hub.inventory.rules import RuleValues
+from inventory_hub.reconciliation.comparable import expected_atp, governing_rule
+
+SOURCE_TIMESTAMP = "source_timestamp"
+VALUE_MATCH = "value_match"
+METHODS = (SOURCE_TIMESTAMP, VALUE_MATCH)
+
+# How far back a downstream value may be explained by an upstream state that has since changed.
+DEFAULT_LOOK_BACK = dt.timedelta(hours=6)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Reading:
+    """One system's comparable quantity from `at` on (on the hub's clock).
+
+    `alternatives` are other values the same state may legitimately show downstream: the WMS
+    comparable counted with every bin, for a downstream whose boundary includes the excluded ones.
+    `held_back` is a storefront's own safety stock when inferable (on hand − allocated − available).
+    """
+
+    at: dt.datetime
+    value: int
+    alternatives: tuple[int, ...] = ()
+    held_back: int | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Reflection:
+    """When the downstream first reflected one upstream change (None: not yet), and how we know."""
+
+    changed_at: dt.datetime
+    reflected_at: dt.datetime | None
+    method: str
+    upstream_index: int  # the change's index in the upstream series
+
+    @property
+    def lag(self) -> dt.timedelta | None:
+        return None if self.reflected_at is None else self.reflected_at - self.changed_at
+
+
+Accepts = Callable[[Reading, Reading], bool]  # (upstream state, downstream reading) → does it explain it?
+
+
+def same_value(upstream: Reading, downstream: Reading) -> bool:
+    """The downstream shows the upstream's comparable (or one of its legitimate alternatives)."""
+    return downstream.value == upstream.value or downstream.value in upstream.alternatives
+
+
+def atp_accepts(rules: Sequence[RuleValues]) -> Accepts:
+    """A storefront reading is explained by an upstream comparable through the expected ATP.
+
+    Under the hub's governing rule, or under the storefront's own safety stock when it holds back
+    a different one (rule drift is a known, separately reported difference, not a lost sync).
+    """
+
+    def accepts(upstream: Reading, downstream: Reading) -> bool:
+        for value in (upstream.value, *upstream.alternatives):
+            rule = governing_rule(value, rules)
+            if expected_atp(value, rule) == downstream.value:
+                return True
+            own = downstream.held_back
+            if (
+                own is not None
+                and own != rule.safety_stock
+                and expected_atp(value, dataclasses.replace(rule, safety_stock=own)) == downstream.value
+            ):
+                return True
+        return False
+
+    return accepts
+
+
+def clock_offset_estimate(pairs: Iterable[tuple[dt.datetime, dt.datetime]]) -> dt.timedelta | None:
+    """A system's clock offset from (its own stamp, when the hub first saw the change) pairs.
+
+    The hub never sees a change before it happens, so each pair bounds the offset from below;
+    the largest bound is the estimate (see the module docstring). None without pairs.
+    """
+    bounds = [stamp - seen for stamp, seen in pairs]
+    return max(bounds) if bounds else None
+
+
+def on_hub_clock(stamp: dt.datetime, offset: dt.timedelta | None) -> dt.datetime:
+    """A system's own stamp moved onto the hub's clock."""
+    return stamp if offset is None else stamp - offset
+
+
+def source_reflection(
+    *, posted_at: dt.datetime, created_at: dt.datetime, offset: dt.timedelta | None
+) -> tuple[dt.datetime, dt.datetime]:
+    """(WMS change time, ERP reflection time) of one ledger entry: posting time, and creation on the hub's clock.
+
+    An entry is never recorded before its movement, so a clock estimate that would put it there
+    is clamped to a lag of zero.
+    """
+    reflected = on_hub_clock(created_at, offset)
+    return posted_at, max(reflected, posted_at)
+
+
+def changes(series: Sequence[Reading]) -> list[int]:
+    """Indexes of the readings that changed the comparable (the first reading is a starting state)."""
+    return [i for i in range(1, len(series)) if series[i].value != series[i - 1].value]
+
+
+def lineage_match(
+    upstream: Sequence[Reading],
+    downstream: Reading,
+    *,
+    look_back: dt.timedelta = DEFAULT_LOOK_BACK,
+    accepts: Accepts = same_value,
+) -> int | None:
+    """The index of the latest upstream state, in force at or before the downstream reading, that explains it.
+
+    A state counts while it was the upstream's at some moment of [downstream.at − look_back,
+    downstream.at]: one replaced before the window is too old to explain anything. None: unexplained.
+    """
+    window_start = downstream.at - look_back
+    for i in range(_at_or_before(upstream, downstream.at), -1, -1):
+        if i + 1 < len(upstream) and upstream[i + 1].at < window_start:
+            return None  # this state and every earlier one ended before the look-back window
+        if accepts(upstream[i], downstream):
+            return i
+    return None
+
+
+def lineages(
+    upstream: Sequence[Reading],
+    downstream: Sequence[Reading],
+    *,
+    look_back: dt.timedelta = DEFAULT_LOOK_BACK,
+    accepts: Accepts = same_value,
+) -> list[int | None]:
+    """`lineage_match` of every downstream reading."""
+    return [lineage_match(upstream, reading, look_back=look_back, accepts=accepts) for reading in downstream]
+
+
+def first_reflections(
+    upstream: Sequence[Reading], downstream: Sequence[Reading], lineage: Sequence[int | None]
+) -> dict[int, dt.datetime | None]:
+    """For each upstream change: when the first downstream reading whose lineage is it or later began.
+
+    A downstream showing a later state has carried the earlier changes with it (several WMS
+    changes before one sync are all reflected by that sync). Unreflected changes map to None.
+    """
+    pending = changes(upstream)
+    reflected: dict[int, dt.datetime | None] = dict.fromkeys(pending)
+    position = 0
+    for reading, index in sorted(zip(downstream, lineage, strict=True), key=lambda pair: pair[0].at):
+        if index is None:
+            continue
+        while position < len(pending) and pending[position] <= index:
+            # The reading reflects a state from `upstream[index].at` on; it cannot precede the change.
+            reflected[pending[position]] = max(reading.at, upstream[pending[position]].at)
+            position += 1
+    return reflected
+
+
+def value_reflections(
+    upstream: Sequence[Reading],
+    downstream: Sequence[Reading],
+    *,
+    look_back: dt.timedelta = DEFAULT_LOOK_BACK,
+    accepts: Accepts = same_value,
+) -> list[Reflection]:
+    """Each upstream change and when the downstream first reflected it, by value matching."""
+    found = first_reflections(
+        upstream, downstream, lineages(upstream, downstream, look_back=look_back, accepts=accepts)
+    )
+    return [
+        Reflection(changed_at=upstream[i].at, reflected_at=at, method=VALUE_MATCH, upstream_index=i)
+        for i, at in sorted(found.items())
+    ]
+
+
+def sources_preferred(
+    reflections: Sequence[Reflection],
+    sources: Iterable[tuple[dt.datetime, dt.datetime]],
+    *,
+    tolerance: dt.timedelta = dt.timedelta(seconds=1),
+) -> list[Reflection]:
+    """Where the downstream said which change it recorded and when, that wins over value matching.
+
+    `sources` are (WMS change time, reflection time) pairs from `source_reflection`; a change is
+    theirs when its time is within `tolerance` of the posting time (of several, the earliest
+    reflection: the first time the downstream had it).
+    """
+    by_time = sorted(sources)
+    result = []
+    for reflection in reflections:
+        matched = [
+            reflected
+            for posted, reflected in by_time
+            if abs(posted - reflection.changed_at) <= tolerance and reflected >= reflection.changed_at - tolerance
+        ]
+        if matched:
+            reflection = dataclasses.replace(
+                reflection, reflected_at=max(min(matched), reflection.changed_at), method=SOURCE_TIMESTAMP
+            )
+        result.append(reflection)
+    return result
+
+
+def chained_lineage(middle_lineage: Sequence[int | None], downstream_lineage: Sequence[int | None]) -> list[int | None]:
+    """Storefront ← ERP ← WMS: the WMS state each downstream reading reflects through the middle system."""
+    return [
+        None if index is None or index >= len(middle_lineage) else middle_lineage[index] for index in downstream_lineage
+    ]
+
+
+def _at_or_before(series: Sequence[Reading], at: dt.datetime) -> int:
+    """Index of the last reading at or before `at` (−1 when none): binary search on time."""
+    low, high = 0, len(series)
+    while low < high:
+        middle = (low + high) // 2
+        if series[middle].at <= at:
+            low = middle + 1
+        else:
+            high = middle
+    return low - 1
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class LagStats:
+    """p50, p95 and max of a set of lags (seconds), and how many there were."""
+
+    p50: float
+    p95: float
+    max: float
+    count: int
+
+
+def lag_stats(seconds: Iterable[float]) -> LagStats | None:
+    """Median, the 95th percentile (nearest rank below, as the sandbox's truth computes it) and max."""
+    values = sorted(seconds)
+    if not values:
+        return None
+    middle = len(values) // 2
+    p50 = values[middle] if len(values) % 2 else (values[middle - 1] + values[middle]) / 2
+    p95 = values[min(len(values) - 1, int(len(values) * 0.95))]
+    return LagStats(p50=p50, p95=p95, max=values[-1], count=len(values))

@@ -1,0 +1,159 @@
+from __future__ import annotations
+
+import datetime as dt
+
+from inventory_hub.inventory.rules import RuleValues
+from inventory_hub.reconciliation.lineage import (
+    SOURCE_TIMESTAMP,
+    VALUE_MATCH,
+    Reading,
+    Reflection,
+    atp_accepts,
+    chained_lineage,
+    clock_offset_estimate,
+    lag_stats,
+    lineage_match,
+    source_reflection,
+    sources_preferred,
+    value_reflections,
+)
+
+T0 = dt.datetime(2026, 11, 2, 6, 0, tzinfo=dt.UTC)
+
+
+def _at(minutes: float) -> dt.datetime:
+    return T0 + dt.timedelta(minutes=minutes)
+
+
+def _series(*points: tuple[float, int]) -> list[Reading]:
+    return [Reading(at=_at(minutes), value=value) for minutes, value in points]
+
+
+def test_a_downstream_value_reflects_the_latest_wms_state_with_that_value():
+    wms = _series((0, 10), (5, 8), (12, 6))
+
+    index = lineage_match(wms, Reading(at=_at(20), value=8))
+
+    assert index == 1
+
+
+def test_a_value_no_wms_state_had_is_unexplained():
+    wms = _series((0, 10), (5, 8))
+
+    index = lineage_match(wms, Reading(at=_at(20), value=7))
+
+    assert index is None
+
+
+def test_a_state_replaced_before_the_look_back_window_explains_nothing():
+    wms = _series((0, 10), (5, 8), (300, 6))
+
+    too_old = lineage_match(wms, Reading(at=_at(400), value=8), look_back=dt.timedelta(minutes=60))
+    in_window = lineage_match(wms, Reading(at=_at(330), value=8), look_back=dt.timedelta(minutes=60))
+
+    assert too_old is None
+    assert in_window == 1
+
+
+def test_a_wms_state_after_the_downstream_observation_cannot_explain_it():
+    wms = _series((0, 10), (30, 8))
+
+    index = lineage_match(wms, Reading(at=_at(20), value=8))
+
+    assert index is None
+
+
+def test_one_sync_after_several_wms_changes_reflects_all_of_them_at_once():
+    wms = _series((0, 10), (5, 8), (9, 7), (14, 4))
+    erp = _series((0, 10), (20, 4))
+
+    reflections = value_reflections(wms, erp)
+
+    assert [(r.changed_at, r.reflected_at) for r in reflections] == [
+        (_at(5), _at(20)),
+        (_at(9), _at(20)),
+        (_at(14), _at(20)),
+    ]
+    assert [r.lag for r in reflections] == [dt.timedelta(minutes=15), dt.timedelta(minutes=11), dt.timedelta(minutes=6)]
+
+
+def test_a_change_the_downstream_has_not_reflected_yet_has_no_reflection_time():
+    wms = _series((0, 10), (5, 8), (25, 3))
+    erp = _series((0, 10), (20, 8))
+
+    reflections = value_reflections(wms, erp)
+
+    assert [(r.changed_at, r.reflected_at, r.method) for r in reflections] == [
+        (_at(5), _at(20), VALUE_MATCH),
+        (_at(25), None, VALUE_MATCH),
+    ]
+
+
+def test_a_downstream_counting_the_excluded_bins_matches_the_all_bins_alternative():
+    wms = [Reading(at=_at(0), value=8, alternatives=(10,)), Reading(at=_at(5), value=5, alternatives=(7,))]
+    erp = _series((0, 10), (15, 7))
+
+    reflections = value_reflections(wms, erp)
+
+    assert [(r.changed_at, r.reflected_at) for r in reflections] == [(_at(5), _at(15))]
+
+
+def test_the_storefront_is_matched_against_expected_atp_under_the_rule_or_its_own_safety_stock():
+    accepts = atp_accepts((RuleValues(safety_stock=2),))
+    erp = Reading(at=_at(0), value=10)
+
+    under_rule = accepts(erp, Reading(at=_at(5), value=8))
+    own_safety_stock = accepts(erp, Reading(at=_at(5), value=9, held_back=1))
+    unexplained = accepts(erp, Reading(at=_at(5), value=9))
+
+    assert (under_rule, own_safety_stock, unexplained) == (True, True, False)
+
+
+def test_the_storefront_reflects_the_wms_state_its_erp_state_came_from():
+    erp_lineage = [0, None, 2]
+
+    through = chained_lineage(erp_lineage, [2, 1, None, 0])
+
+    assert through == [2, None, None, 0]
+
+
+def test_source_timestamps_are_preferred_over_value_matching():
+    matched = [
+        Reflection(changed_at=_at(5), reflected_at=_at(30), method=VALUE_MATCH, upstream_index=1),
+        Reflection(changed_at=_at(9), reflected_at=_at(30), method=VALUE_MATCH, upstream_index=2),
+    ]
+    sources = [(_at(5), _at(17))]
+
+    preferred = sources_preferred(matched, sources)
+
+    assert [(r.changed_at, r.reflected_at, r.method) for r in preferred] == [
+        (_at(5), _at(17), SOURCE_TIMESTAMP),
+        (_at(9), _at(30), VALUE_MATCH),
+    ]
+
+
+def test_a_ledger_entry_reflection_is_its_creation_moved_onto_the_hubs_clock():
+    erp_clock_ahead = dt.timedelta(seconds=90)
+
+    changed, reflected = source_reflection(
+        posted_at=_at(5), created_at=_at(20) + erp_clock_ahead, offset=erp_clock_ahead
+    )
+
+    assert (changed, reflected) == (_at(5), _at(20))
+
+
+def test_clock_offset_is_the_largest_stamp_minus_first_seen():
+    behind = dt.timedelta(seconds=-95)
+    pairs = [(_at(3) + behind, _at(5)), (_at(9.5) + behind, _at(10)), (_at(14) + behind, _at(15))]
+
+    offset = clock_offset_estimate(pairs)
+
+    assert offset == behind - dt.timedelta(seconds=30)
+    assert clock_offset_estimate([]) is None
+
+
+def test_lag_stats_are_median_nearest_rank_p95_and_max():
+    stats = lag_stats([float(n) for n in range(1, 21)])
+
+    assert (stats.p50, stats.p95, stats.max, stats.count) == (10.5, 20.0, 20.0, 20)
+    assert lag_stats([]) is None
