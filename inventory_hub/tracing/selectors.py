@@ -1,0 +1,178 @@
+"""Reads for tracing: order lines to check, and everything the tracer needs about their keys, in batches."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable
+
+from django.db.models import Q, QuerySet
+
+from inventory_hub.connectors.models import Role
+from inventory_hub.observations.models import InventoryEvent, OrderLine
+from inventory_hub.reconciliation import selectors as reconciliation_selectors
+from inventory_hub.reconciliation.lineage import on_hub_clock
+from inventory_hub.reconciliation.models import Hop, HopLagSample
+from inventory_hub.tracing import trace
+from inventory_hub.tracing.models import Oversell
+
+Key = tuple[int, str]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SystemReading:
+    """One downstream system's value from `at` (its own stamp on the hub's clock) on; `seen_at` = hub's changed_at."""
+
+    at: dt.datetime
+    seen_at: dt.datetime
+    value: int  # storefront: available; ERP: actual − reserved
+
+
+@dataclasses.dataclass
+class KeyFacts:
+    """Everything about one (location, SKU) the tracer reads."""
+
+    observations: list[trace.WmsObservation] = dataclasses.field(default_factory=list)
+    events: list[trace.WmsEvent] = dataclasses.field(default_factory=list)
+    orders: list[tuple[int, trace.OrderAllocation]] = dataclasses.field(default_factory=list)  # (line id, allocation)
+    storefront: list[SystemReading] = dataclasses.field(default_factory=list)
+    erp: list[SystemReading] = dataclasses.field(default_factory=list)
+    lineage: list[trace.HopFacts] = dataclasses.field(default_factory=list)
+
+
+def order_line_unchecked_list(
+    *, order_line_ids: Iterable[int] | None = None, since: dt.datetime | None = None, until: dt.datetime
+) -> QuerySet[OrderLine]:
+    """Storefront order lines placed by `until` (and since `since`) that have no oversell recorded yet."""
+    lines = OrderLine.objects.filter(
+        order__connector__role=Role.STOREFRONT, order__placed_at__lte=until, oversell__isnull=True
+    )
+    if order_line_ids is not None:
+        lines = lines.filter(pk__in=list(order_line_ids))
+    if since is not None:
+        lines = lines.filter(order__placed_at__gte=since)
+    return lines.select_related("order").order_by("order__placed_at", "pk")
+
+
+def key_facts_map(*, keys: Iterable[Key], until: dt.datetime) -> dict[Key, KeyFacts]:
+    """The WMS history, events, orders, downstream readings and lineage of each key (a few queries per batch)."""
+    connectors = reconciliation_selectors.reconciliation_connector_list()
+    wms_ids = [c.pk for c in connectors[Role.WMS]]
+    erp_ids = [c.pk for c in connectors[Role.ERP]]
+    storefront_ids = [c.pk for c in connectors[Role.STOREFRONT]]
+    excluded = reconciliation_selectors.wms_excluded_bin_map(connector_ids=wms_ids)
+    offsets = reconciliation_selectors.clock_offset_map(connector_ids=erp_ids + storefront_ids, until=until)
+    scope = reconciliation_selectors.scope_from_keys(keys)
+    facts: dict[Key, KeyFacts] = defaultdict(KeyFacts)
+    for batch in reconciliation_selectors.scope_batches(scope, max_keys=2000):
+        _wms_observations(facts, batch, wms_ids=wms_ids, excluded=excluded, until=until)
+        condition = _scope_q(batch)
+        for pk, location_id, sku, kind, delta, bin_name, after, occurred_at, connector_id in (
+            InventoryEvent.objects.filter(condition, connector_id__in=wms_ids, occurred_at__lte=until)
+            .order_by("occurred_at", "pk")
+            .values_list(
+                "pk", "location_id", "sku", "kind", "delta", "bin", "quantity_after", "occurred_at", "connector_id"
+            )
+        ):
+            facts[(location_id, sku)].events.append(
+                trace.WmsEvent(
+                    at=occurred_at,
+                    kind=kind,
+                    delta=delta,
+                    excluded_bin=bin_name in excluded.get((connector_id, location_id), frozenset()),
+                    quantity_after=after if len(wms_ids) == 1 else None,
+                    event_id=pk,
+                )
+            )
+        for pk, location_id, sku, quantity, placed_at, channel in (
+            OrderLine.objects.filter(condition, order__connector_id__in=storefront_ids, order__placed_at__lte=until)
+            .order_by("order__placed_at", "pk")
+            .values_list("pk", "location_id", "sku", "quantity", "order__placed_at", "order__channel")
+        ):
+            facts[(location_id, sku)].orders.append((pk, trace.OrderAllocation(placed_at, quantity, channel)))
+        for role_ids, attribute in ((storefront_ids, "storefront"), (erp_ids, "erp")):
+            for row in reconciliation_selectors.position_history_rows(
+                connector_ids=role_ids, scope=batch, since=None, until=until
+            ):
+                connector_id, location_id, sku, bin_name, on_hand, allocated, available, as_of, changed_at = row
+                if bin_name:
+                    continue
+                at = on_hub_clock(as_of, offsets.get(connector_id)) if as_of is not None else changed_at
+                value = available if attribute == "storefront" else on_hand - allocated
+                getattr(facts[(location_id, sku)], attribute).append(SystemReading(at, changed_at, value))
+        samples: dict[tuple[Key, dt.datetime], dict[str, dt.datetime | None]] = defaultdict(dict)
+        for location_id, sku, hop, changed_at, reflected_at in (
+            HopLagSample.objects.filter(condition, hop__in=[Hop.WMS_ERP, Hop.WMS_STOREFRONT])
+            .order_by("wms_changed_at")
+            .values_list("location_id", "sku", "hop", "wms_changed_at", "reflected_at")
+        ):
+            samples[((location_id, sku), changed_at)][hop] = reflected_at
+        for (key, changed_at), hops in samples.items():
+            facts[key].lineage.append(trace.HopFacts(changed_at, hops.get(Hop.WMS_ERP), hops.get(Hop.WMS_STOREFRONT)))
+    for found in facts.values():
+        found.storefront.sort(key=lambda r: (r.at, r.seen_at))
+        found.erp.sort(key=lambda r: (r.at, r.seen_at))
+        found.lineage.sort(key=lambda f: f.wms_changed_at)
+    return dict(facts)
+
+
+def _scope_q(scope: reconciliation_selectors.Scope) -> Q:
+    condition = Q(pk__in=[])
+    for location_id, skus in scope.items():
+        condition |= Q(location_id=location_id) if skus is None else Q(location_id=location_id, sku__in=sorted(skus))
+    return condition
+
+
+def _wms_observations(
+    facts: dict[Key, KeyFacts],
+    scope: reconciliation_selectors.Scope,
+    *,
+    wms_ids: list[int],
+    excluded: dict[tuple[int, int], frozenset[str]],
+    until: dt.datetime,
+) -> None:
+    """WMS location totals over time, with the on hand of the excluded bins as of each poll."""
+    rows = list(
+        reconciliation_selectors.position_history_rows(connector_ids=wms_ids, scope=scope, since=None, until=until)
+    )
+    by_key: dict[Key, list[tuple]] = defaultdict(list)
+    for row in rows:
+        by_key[(row[1], row[2])].append(row)
+    for key, key_rows in by_key.items():
+        totals: dict[int, tuple[int, int, int]] = {}
+        excluded_on_hand: dict[tuple[int, str], int] = {}
+        index = 0
+        while index < len(key_rows):
+            changed_at = key_rows[index][8]
+            stamps = []
+            while index < len(key_rows) and key_rows[index][8] == changed_at:
+                connector_id, location_id, _sku, bin_name, on_hand, allocated, available, as_of, _ = key_rows[index]
+                index += 1
+                if not bin_name:
+                    totals[connector_id] = (on_hand, allocated, available)
+                elif bin_name in excluded.get((connector_id, location_id), frozenset()):
+                    excluded_on_hand[(connector_id, bin_name)] = on_hand
+                else:
+                    continue
+                if as_of is not None:
+                    stamps.append(as_of)
+            if not totals:
+                continue
+            facts[key].observations.append(
+                trace.WmsObservation(
+                    at=max(stamps) if stamps else changed_at,
+                    on_hand=sum(t[0] for t in totals.values()),
+                    excluded_on_hand=sum(q for (c, _), q in excluded_on_hand.items() if c in totals),
+                    allocated=sum(t[1] for t in totals.values()),
+                    available=sum(t[2] for t in totals.values()),
+                )
+            )
+
+
+def oversell_list(*, location_id: int | None = None) -> QuerySet[Oversell]:
+    """Oversells, newest first, with their location and originating event."""
+    oversells = Oversell.objects.select_related("location", "originating_event")
+    if location_id is not None:
+        oversells = oversells.filter(location_id=location_id)
+    return oversells
