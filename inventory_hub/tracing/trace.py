@@ -166,6 +166,21 @@ def _anchor(observation: WmsObservation, reserve: int) -> _State:
     return _State(observation.on_hand, observation.excluded_on_hand, observation.allocated, reserve)
 
 
+def _reserve_guess(observations: Sequence[WmsObservation], until: dt.datetime) -> int:
+    """The WMS's own reserve (held back from every channel), inferred where available > 0.
+
+    A product whose stock sits at or below its reserve reports available 0, which says nothing
+    about the reserve; the nearest observation that does say it (before `until`, else after) is
+    used, because the reserve is a setting that rarely changes.
+    """
+    telling = [o for o in observations if o.available > 0]
+    before = [o for o in telling if o.at < until]
+    source = max(before, key=lambda o: o.at) if before else min(telling, key=lambda o: o.at, default=None)
+    if source is None:
+        return 0
+    return source.on_hand - source.excluded_on_hand - source.allocated - source.available
+
+
 def wms_timeline(
     *,
     observations: Sequence[WmsObservation],
@@ -188,7 +203,7 @@ def wms_timeline(
     changes.sort(key=lambda item: (item[0], item[1]))
     times = [item[0] for item in changes]
     entries: list[TimelineEntry] = []
-    state = _anchor(seen[0], 0)
+    state = _anchor(seen[0], _reserve_guess(observations, until))
     boundaries = [*(o.at for o in seen[1:]), until]
     start = seen[0].at
     for index, end in enumerate(boundaries):

@@ -167,3 +167,15 @@ def test_receipt_after_the_crossing_keeps_the_earlier_count_as_the_origin_when_s
     origin = trace.originating_event(timeline.entries, quantity=5, before=_at(11))
 
     assert (timeline.available, origin.event_id if origin else None) == (2, 1)
+
+
+def test_the_wms_reserve_is_inferred_from_a_later_observation_when_stock_sat_at_or_below_it():
+    # At the first observation 2 sellable units are all held back (reserve 3): available reads 0.
+    observations = [
+        trace.WmsObservation(at=_at(0), on_hand=2, excluded_on_hand=0, allocated=0, available=0),
+        trace.WmsObservation(at=_at(60), on_hand=10, excluded_on_hand=0, allocated=0, available=7),
+    ]
+
+    timeline = trace.wms_timeline(observations=observations, events=[], until=_at(30))
+
+    assert timeline.available == 0  # 2 on hand − 3 reserve, not the 2 a zero reserve would give
