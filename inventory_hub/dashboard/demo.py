@@ -9,6 +9,7 @@ otherwise enter by hand.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import datetime as dt
 from collections.abc import Callable
 
@@ -186,3 +187,33 @@ def demo_backfill(
     # One sweep at the end (cheaper than one per poll): discrepancies as of the backfill's end.
     reconciliation_services.reconciliation_run(now=simulation.world.now)
     return polls
+
+
+@dataclasses.dataclass
+class SandboxBackfill:
+    """A sandbox scenario configured in the hub and backfilled through the real adapters."""
+
+    simulation: Simulation
+    connectors: dict[str, Connector]
+    transport: httpx.BaseTransport
+    clock: SimulatedClock
+    polls: int
+
+
+def sandbox_backfill_run(
+    *, scenario: Scenario, days: float, step: dt.timedelta, base_url: str = "http://sandbox"
+) -> SandboxBackfill:
+    """Configure the hub for `scenario`, then backfill `days` of it, polling every `step`."""
+    simulation = Simulation(scenario)
+    connectors = demo_retailer_create(scenario=scenario, world=simulation.world, base_url=base_url)
+    demo_reset(connectors=connectors)
+    transport, clock = backfill_transport(simulation.world)
+    polls = demo_backfill(
+        simulation=simulation,
+        connectors=connectors,
+        transport=transport,
+        clock=clock,
+        until=scenario.start + dt.timedelta(days=days),
+        step=step,
+    )
+    return SandboxBackfill(simulation, connectors, transport, clock, polls)

@@ -7,32 +7,19 @@ import datetime as dt
 import pytest
 
 from inventory_hub.connectors.models import PollRun
-from inventory_hub.dashboard.demo import backfill_transport, demo_backfill, demo_retailer_create
+from inventory_hub.dashboard.demo import sandbox_backfill_run
 from inventory_hub.observations import services
 from inventory_hub.observations.models import InventoryEvent, InventoryPosition, Order, OrderLine, PositionChange
 from inventory_hub.sandbox.scenario import load_scenario
-from inventory_hub.sandbox.simulation import Simulation
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def polled_day():
-    scenario = load_scenario("two-stores-and-an-fc")
-    simulation = Simulation(scenario)
-    transport, clock = backfill_transport(simulation.world)
-    connectors = demo_retailer_create(scenario=scenario, world=simulation.world, base_url="http://sandbox")
+    run = sandbox_backfill_run(scenario=load_scenario("two-stores-and-an-fc"), days=1, step=dt.timedelta(hours=6))
 
-    demo_backfill(
-        simulation=simulation,
-        connectors=connectors,
-        transport=transport,
-        clock=clock,
-        until=scenario.start + dt.timedelta(days=1),
-        step=dt.timedelta(hours=6),
-    )
-
-    return simulation.world, connectors, transport, clock
+    return run.simulation.world, run.connectors, run.transport, run.clock
 
 
 def _positions(connector, bin_filter=None):

@@ -6,31 +6,20 @@ import datetime as dt
 
 import pytest
 
-from inventory_hub.dashboard.demo import backfill_transport, demo_backfill, demo_retailer_create
+from inventory_hub.dashboard.demo import sandbox_backfill_run
 from inventory_hub.inventory.models import Location
 from inventory_hub.observations.models import InventoryPosition
 from inventory_hub.reconciliation.models import Discrepancy
 from inventory_hub.reconciliation.services import reconciliation_run
 from inventory_hub.sandbox.scenario import load_scenario
-from inventory_hub.sandbox.simulation import Simulation
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def reconciled_day():
-    scenario = load_scenario("two-stores-and-an-fc")
-    simulation = Simulation(scenario)
-    transport, clock = backfill_transport(simulation.world)
-    connectors = demo_retailer_create(scenario=scenario, world=simulation.world, base_url="http://sandbox")
-    demo_backfill(
-        simulation=simulation,
-        connectors=connectors,
-        transport=transport,
-        clock=clock,
-        until=scenario.start + dt.timedelta(days=1),
-        step=dt.timedelta(hours=6),
-    )
+    run = sandbox_backfill_run(scenario=load_scenario("two-stores-and-an-fc"), days=1, step=dt.timedelta(hours=6))
+    simulation, connectors = run.simulation, run.connectors
 
     result = reconciliation_run(now=simulation.world.now)
 

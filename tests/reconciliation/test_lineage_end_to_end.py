@@ -6,14 +6,13 @@ import datetime as dt
 
 import pytest
 
-from inventory_hub.dashboard.demo import backfill_transport, demo_backfill, demo_retailer_create
+from inventory_hub.dashboard.demo import sandbox_backfill_run
 from inventory_hub.inventory.models import Location
 from inventory_hub.reconciliation.models import HopLagSample
 from inventory_hub.reconciliation.selectors import hop_lag_stats
 from inventory_hub.reconciliation.services import hop_lags_measure
 from inventory_hub.sandbox.export import hop_lags
 from inventory_hub.sandbox.scenario import load_scenario
-from inventory_hub.sandbox.simulation import Simulation
 
 pytestmark = pytest.mark.django_db
 
@@ -23,17 +22,8 @@ WMS_ERP_P50_TOLERANCE = 0.10
 
 def test_measured_wms_erp_p50_per_location_is_within_tolerance_of_the_sandbox_truth():
     scenario = load_scenario("two-stores-and-an-fc")
-    simulation = Simulation(scenario)
-    transport, clock = backfill_transport(simulation.world)
-    connectors = demo_retailer_create(scenario=scenario, world=simulation.world, base_url="http://sandbox")
-    demo_backfill(
-        simulation=simulation,
-        connectors=connectors,
-        transport=transport,
-        clock=clock,
-        until=scenario.start + dt.timedelta(days=1),
-        step=dt.timedelta(minutes=5),
-    )
+    run = sandbox_backfill_run(scenario=scenario, days=1, step=dt.timedelta(minutes=5))
+    simulation, connectors = run.simulation, run.connectors
     now = simulation.world.now
 
     result = hop_lags_measure(now=now)

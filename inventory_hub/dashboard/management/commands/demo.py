@@ -30,7 +30,6 @@ from inventory_hub.core import roles
 from inventory_hub.dashboard import demo
 from inventory_hub.observations.models import InventoryEvent, InventoryPosition, Order
 from inventory_hub.sandbox.scenario import ScenarioError, load_scenario
-from inventory_hub.sandbox.simulation import Simulation
 
 # Demo-only accounts; the command refuses to run without DEBUG, so these never reach production.
 DEMO_USERS = (
@@ -89,23 +88,17 @@ class Command(BaseCommand):
         end = timezone.now().replace(second=0, microsecond=0)
         start = end - dt.timedelta(days=options["days"])
         scenario = dataclasses.replace(scenario, start=start)
-        simulation = Simulation(scenario)
-        base_url = f"http://127.0.0.1:{options['sandbox_port']}"
-        connectors = demo.demo_retailer_create(scenario=scenario, world=simulation.world, base_url=base_url)
-        demo.demo_reset(connectors=connectors)
-        transport, clock = demo.backfill_transport(simulation.world)
         self.stdout.write(
             f"Backfilling {options['days']:g} simulated days of '{scenario.name}' through the real adapters…"
         )
         started = time.monotonic()
-        polls = demo.demo_backfill(
-            simulation=simulation,
-            connectors=connectors,
-            transport=transport,
-            clock=clock,
-            until=end,
+        run = demo.sandbox_backfill_run(
+            scenario=scenario,
+            days=options["days"],
             step=dt.timedelta(hours=1),
+            base_url=f"http://127.0.0.1:{options['sandbox_port']}",
         )
+        connectors, polls = run.connectors, run.polls
         summary = ", ".join(
             f"{role}: {InventoryPosition.objects.filter(connector=c).count()} positions"
             for role, c in connectors.items()
