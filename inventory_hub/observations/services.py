@@ -135,11 +135,14 @@ def _batches(records: Iterable[dict[str, Any]]) -> Iterator[list[dict[str, Any]]
         yield batch
 
 
-def _unseen(records: list[dict[str, Any]], *, known: set[str], key: str) -> list[dict[str, Any]]:
-    """Records whose source id is neither stored nor earlier in this poll (pages may overlap)."""
+def _unseen(batch: list[dict[str, Any]], *, model: Any, connector: Connector, key: str) -> list[dict[str, Any]]:
+    """Records whose source id (`key`) is neither stored for this connector nor earlier in the batch."""
+    known = set(
+        model.objects.filter(connector=connector, **{f"{key}__in": [r[key] for r in batch]}).values_list(key, flat=True)
+    )
     fresh = []
-    for record in records:
-        if record[key] not in known:
+    for record in batch:
+        if record[key] not in known:  # pages may overlap, so a batch can repeat a record
             known.add(record[key])
             fresh.append(record)
     return fresh
@@ -156,13 +159,8 @@ def _events_store(
     """Insert events not seen before (by the source's own id); returns (new, unmapped)."""
     new = unmapped = 0
     for batch in _batches(records):
-        known = set(
-            InventoryEvent.objects.filter(
-                connector=connector, source_event_id__in=[r["source_event_id"] for r in batch]
-            ).values_list("source_event_id", flat=True)
-        )
         rows = []
-        for r in _unseen(batch, known=known, key="source_event_id"):
+        for r in _unseen(batch, model=InventoryEvent, connector=connector, key="source_event_id"):
             location_id = mappings.get(r["external_location_id"])
             if location_id is None:
                 unmapped += 1
@@ -200,12 +198,7 @@ def _orders_store(
     """Insert orders not seen before with their lines; returns (new orders, unmapped lines)."""
     new = unmapped = 0
     for batch in _batches(records):
-        known = set(
-            Order.objects.filter(
-                connector=connector, source_order_id__in=[r["source_order_id"] for r in batch]
-            ).values_list("source_order_id", flat=True)
-        )
-        fresh = _unseen(batch, known=known, key="source_order_id")
+        fresh = _unseen(batch, model=Order, connector=connector, key="source_order_id")
         orders = Order.objects.bulk_create(
             [
                 Order(
