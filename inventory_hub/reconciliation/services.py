@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from django.db import transaction
 from django.utils import timezone
 
-from inventory_hub.connectors.erpnext import parsing as erpnext_parsing
 from inventory_hub.connectors.models import Connector, Role
 from inventory_hub.inventory.rules import RuleValues
 from inventory_hub.observations.models import PositionChange
-from inventory_hub.reconciliation import classify, comparable, lineage, selectors
-from inventory_hub.reconciliation.models import Discrepancy, Hop, HopLagSample
+from inventory_hub.reconciliation import classify, comparable, selectors
+from inventory_hub.reconciliation.models import Discrepancy
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -236,268 +235,10 @@ def _reconcile_batch(
     tally.closed += len(to_close)
 
 
-def _poll_run_keys(poll_run_id: int) -> list[tuple[int, str]]:
+def poll_run_keys(poll_run_id: int) -> list[tuple[int, str]]:
     return list(PositionChange.objects.filter(poll_run_id=poll_run_id).values_list("location_id", "sku").distinct())
 
 
 def reconciliation_after_poll(*, poll_run_id: int, now: dt.datetime | None = None) -> ReconciliationResult:
     """Reconcile exactly the (location, SKU) keys one poll changed."""
-    return reconciliation_run(keys=_poll_run_keys(poll_run_id), now=now)
-
-
-# --- hop lags (issue 5 item 4) ------------------------------------------------------------------
-
-HistoryRow = tuple[Any, ...]  # selectors.HISTORY_FIELDS
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class HopLagMeasureResult:
-    """What one measurement looked at and stored."""
-
-    keys: int
-    changes: int  # WMS changes measured
-    samples: int  # rows upserted (one per change and hop)
-    reflected: int  # of them, already reflected downstream
-    clock_offsets: Mapping[int, dt.timedelta | None]  # connector_id → estimated offset from the hub's clock
-
-
-def hop_lags_measure(
-    *,
-    keys: Iterable[tuple[int, str]] | None = None,
-    since: dt.datetime | None = None,
-    now: dt.datetime | None = None,
-    look_back: dt.timedelta = lineage.DEFAULT_LOOK_BACK,
-) -> HopLagMeasureResult:
-    """Measure, for each WMS change since `since`, when the ERP and then the storefront first reflected it.
-
-    Keys default to every (location, SKU) whose WMS position changed since `since`. WMS times are
-    the WMS's own stamps (`as_of`; the WMS and the hub are taken to share a synchronised clock);
-    ERP and storefront stamps are moved onto the hub's clock by each connector's estimated offset
-    (`lineage.clock_offset_estimate`). The ERP hop prefers the ERP's ledger entries (posting time
-    = the WMS change, creation = when the ERP recorded it); otherwise values are matched
-    (DESIGN.md §5). Idempotent: samples are upserted per (location, SKU, hop, WMS change time),
-    so measuring again fills in what has since been reflected and never double counts.
-    """
-    now = now or timezone.now()
-    connectors = selectors.reconciliation_connector_list()
-    wms_ids = [c.pk for c in connectors[Role.WMS]]
-    erp_ids = [c.pk for c in connectors[Role.ERP]]
-    storefront_ids = [c.pk for c in connectors[Role.STOREFRONT]]
-    offsets = selectors.clock_offset_map(connector_ids=erp_ids + storefront_ids, until=now)
-    if not wms_ids or not (erp_ids or storefront_ids):
-        return HopLagMeasureResult(keys=0, changes=0, samples=0, reflected=0, clock_offsets=offsets)
-    ledger_zones = {
-        c.pk: erpnext_parsing.time_zone(c.options.get("time_zone", "UTC"))
-        for c in connectors[Role.ERP]
-        if c.adapter == "erpnext"
-    }
-    excluded = selectors.wms_excluded_bin_map(connector_ids=wms_ids)
-    rules = selectors.rules_in_force_by_location(at=now)
-    if keys is None:
-        keys = selectors.history_key_list(connector_ids=wms_ids, since=since)
-    scope = selectors.scope_from_keys(keys)
-    # The states in force a look-back before `since` explain downstream values seen after it.
-    history_since = since - look_back if since is not None else None
-    key_count = changes = reflected = 0
-    samples: list[HopLagSample] = []
-    for batch in selectors.scope_batches(scope, max_keys=BATCH_KEYS):
-
-        def rows(ids: list[int], batch: selectors.Scope = batch) -> dict[tuple[int, str], list[HistoryRow]]:
-            grouped: dict[tuple[int, str], list[HistoryRow]] = defaultdict(list)
-            for row in selectors.position_history_rows(connector_ids=ids, scope=batch, since=history_since, until=now):
-                grouped[(row[1], row[2])].append(row)
-            return grouped
-
-        wms_rows, erp_rows = rows(wms_ids), rows(erp_ids)
-        storefront_rows = {connector_id: rows([connector_id]) for connector_id in storefront_ids}
-        sources: dict[tuple[int, str], list[tuple[dt.datetime, dt.datetime]]] = defaultdict(list)
-        for connector_id, location_id, sku, posted_at, raw in selectors.ledger_entry_rows(
-            connector_ids=list(ledger_zones), scope=batch, since=history_since, until=now
-        ):
-            created = raw.get("creation") if isinstance(raw, dict) else None
-            if not isinstance(created, str):
-                continue
-            created_at = erpnext_parsing.to_utc(dt.datetime.fromisoformat(created), ledger_zones[connector_id])
-            sources[(location_id, sku)].append(
-                lineage.source_reflection(posted_at=posted_at, created_at=created_at, offset=offsets[connector_id])
-            )
-        for key in sorted(wms_rows):
-            key_count += 1
-            wms = _wms_series(wms_rows[key], excluded=excluded)
-            erp = _plain_series(erp_rows.get(key, []), offsets=offsets)
-            # A storefront that never listed the key has nothing to reflect there.
-            storefronts = [
-                _storefront_series(found[key], offsets=offsets) for found in storefront_rows.values() if key in found
-            ]
-            for sample in _key_samples(
-                key=key,
-                wms=wms,
-                erp=erp if erp_ids else None,
-                storefronts=storefronts,
-                sources=sources.get(key, []),
-                rules=rules.get(key[0], ()),
-                since=since,
-                look_back=look_back,
-            ):
-                samples.append(sample)
-                reflected += sample.reflected_at is not None
-            changes += sum(1 for i in lineage.changes(wms) if since is None or wms[i].at >= since)
-    with transaction.atomic():
-        HopLagSample.objects.bulk_create(
-            samples,
-            batch_size=1000,
-            update_conflicts=True,
-            unique_fields=["location", "sku", "hop", "wms_changed_at"],
-            update_fields=["reflected_at", "lag_seconds", "method"],
-        )
-    return HopLagMeasureResult(
-        keys=key_count, changes=changes, samples=len(samples), reflected=reflected, clock_offsets=offsets
-    )
-
-
-def _groups(rows: list[HistoryRow]) -> Iterable[tuple[dt.datetime, list[HistoryRow]]]:
-    """Rows by the poll that wrote them (same changed_at): a total and its bins change together."""
-    start = 0
-    for end in range(1, len(rows) + 1):
-        if end == len(rows) or rows[end][8] != rows[start][8]:
-            yield rows[start][8], rows[start:end]
-            start = end
-
-
-def _wms_series(rows: list[HistoryRow], *, excluded: Mapping[tuple[int, int], frozenset[str]]) -> list[lineage.Reading]:
-    """The WMS comparable (and its all-bins alternative) over time, stamped by the WMS's own clock."""
-    totals: dict[int, tuple[int, int]] = {}
-    excluded_on_hand: dict[tuple[int, str], int] = {}
-    series: list[lineage.Reading] = []
-    for changed_at, group in _groups(rows):
-        stamps = []
-        for connector_id, location_id, _sku, bin_name, on_hand, allocated, _available, as_of, _ in group:
-            if not bin_name:
-                totals[connector_id] = (on_hand, allocated)
-            elif bin_name in excluded.get((connector_id, location_id), frozenset()):
-                excluded_on_hand[(connector_id, bin_name)] = on_hand
-            else:
-                continue
-            if as_of is not None:
-                stamps.append(as_of)
-        if not totals:
-            continue
-        all_bins = sum(on_hand - allocated for on_hand, allocated in totals.values())
-        value = all_bins - sum(q for (connector_id, _), q in excluded_on_hand.items() if connector_id in totals)
-        at = max(stamps) if stamps else changed_at
-        series.append(lineage.Reading(at=at, value=value, alternatives=(all_bins,) if all_bins != value else ()))
-    return _in_time_order(series)
-
-
-def _plain_series(rows: list[HistoryRow], *, offsets: Mapping[int, dt.timedelta | None]) -> list[lineage.Reading]:
-    """An ERP's comparable (actual − reserved, summed over its connectors) over time, on the hub's clock."""
-    totals: dict[int, int] = {}
-    series: list[lineage.Reading] = []
-    for changed_at, group in _groups([row for row in rows if not row[3]]):
-        stamps = []
-        for connector_id, _loc, _sku, _bin, on_hand, allocated, _available, as_of, _ in group:
-            totals[connector_id] = on_hand - allocated
-            if as_of is not None:
-                stamps.append(lineage.on_hub_clock(as_of, offsets.get(connector_id)))
-        series.append(lineage.Reading(at=max(stamps) if stamps else changed_at, value=sum(totals.values())))
-    return _in_time_order(series)
-
-
-def _storefront_series(rows: list[HistoryRow], *, offsets: Mapping[int, dt.timedelta | None]) -> list[lineage.Reading]:
-    """One storefront's available over time, with the safety stock it holds back, on the hub's clock."""
-    series = []
-    for connector_id, _loc, _sku, bin_name, on_hand, allocated, available, as_of, changed_at in rows:
-        if bin_name:
-            continue
-        at = lineage.on_hub_clock(as_of, offsets.get(connector_id)) if as_of is not None else changed_at
-        held_back = comparable.storefront_safety_stock(comparable.Position(on_hand, allocated, available))
-        series.append(lineage.Reading(at=at, value=available, held_back=held_back))
-    return _in_time_order(series)
-
-
-def _in_time_order(series: list[lineage.Reading]) -> list[lineage.Reading]:
-    return sorted(series, key=lambda reading: reading.at)
-
-
-def _key_samples(
-    *,
-    key: tuple[int, str],
-    wms: list[lineage.Reading],
-    erp: list[lineage.Reading] | None,
-    storefronts: list[list[lineage.Reading]],
-    sources: list[tuple[dt.datetime, dt.datetime]],
-    rules: tuple[RuleValues, ...],
-    since: dt.datetime | None,
-    look_back: dt.timedelta,
-) -> list[HopLagSample]:
-    """One sample per hop for each WMS change of one key since `since`."""
-    accepts = lineage.atp_accepts(rules)
-    erp_at: dict[int, lineage.Reflection] = {}
-    erp_lineage: list[int | None] = []
-    if erp is not None:
-        erp_lineage = lineage.lineages(wms, erp, look_back=look_back)
-        found = lineage.first_reflections(wms, erp, erp_lineage)
-        reflections = [
-            lineage.Reflection(changed_at=wms[i].at, reflected_at=at, method=lineage.VALUE_MATCH, upstream_index=i)
-            for i, at in sorted(found.items())
-        ]
-        erp_at = {r.upstream_index: r for r in lineage.sources_preferred(reflections, sources)}
-    per_storefront: list[dict[int, dt.datetime | None]] = []
-    for series in storefronts:
-        if erp is not None:
-            through = lineage.chained_lineage(
-                erp_lineage, lineage.lineages(erp, series, look_back=look_back, accepts=accepts)
-            )
-        else:
-            through = lineage.lineages(wms, series, look_back=look_back, accepts=accepts)
-        per_storefront.append(lineage.first_reflections(wms, series, through))
-    samples = []
-    for i in lineage.changes(wms):
-        changed_at = wms[i].at
-        if since is not None and changed_at < since:
-            continue
-        erp_reflection = erp_at.get(i)
-        erp_time = erp_reflection.reflected_at if erp_reflection else None
-        if erp is not None and erp_reflection is not None:
-            samples.append(_sample(key, changed_at, Hop.WMS_ERP, erp_time, erp_reflection.method))
-        if storefronts:
-            # The change has reached "the storefront" once every storefront shows it.
-            times = [found.get(i) for found in per_storefront]
-            shown_at = None if any(t is None for t in times) else max(t for t in times if t is not None)
-            samples.append(_sample(key, changed_at, Hop.WMS_STOREFRONT, shown_at, lineage.VALUE_MATCH))
-            if erp is not None:
-                samples.append(
-                    _sample(key, changed_at, Hop.ERP_STOREFRONT, shown_at, lineage.VALUE_MATCH, lag_from=erp_time)
-                )
-    return samples
-
-
-def _sample(
-    key: tuple[int, str],
-    changed_at: dt.datetime,
-    hop: str,
-    reflected_at: dt.datetime | None,
-    method: str,
-    *,
-    lag_from: dt.datetime | None = None,
-) -> HopLagSample:
-    """One stored lag: from the WMS change (or, for ERP → storefront, from the ERP's reflection of it)."""
-    start = changed_at if hop != Hop.ERP_STOREFRONT else lag_from
-    lag = None
-    if reflected_at is not None and start is not None:
-        # Never negative: a clock estimate may put a reflection a moment before its source.
-        lag = max(0.0, (reflected_at - start).total_seconds())
-    return HopLagSample(
-        location_id=key[0],
-        sku=key[1],
-        hop=hop,
-        wms_changed_at=changed_at,
-        reflected_at=reflected_at if lag is not None else None,
-        lag_seconds=lag,
-        method=method,
-    )
-
-
-def hop_lags_after_poll(*, poll_run_id: int, now: dt.datetime | None = None) -> HopLagMeasureResult:
-    """Measure hop lags on the keys one poll changed (a downstream change reflects earlier WMS ones)."""
-    return hop_lags_measure(keys=_poll_run_keys(poll_run_id), now=now)
+    return reconciliation_run(keys=poll_run_keys(poll_run_id), now=now)

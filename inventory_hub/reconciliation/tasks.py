@@ -29,7 +29,7 @@ def reconciliation_sweep_task() -> None:
 def reconciliation_after_poll_task(poll_run_id: int) -> None:
     """Reconcile the (location, SKU) keys one poll changed, right after it was stored, and measure
     the hop lags of those keys (a downstream change may reflect an earlier WMS change)."""
-    from inventory_hub.reconciliation import services
+    from inventory_hub.reconciliation import hop_lags, services
 
     services.reconciliation_after_poll(poll_run_id=poll_run_id)
-    services.hop_lags_after_poll(poll_run_id=poll_run_id)
+    hop_lags.hop_lags_after_poll(poll_run_id=poll_run_id)

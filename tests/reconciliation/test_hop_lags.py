@@ -8,9 +8,9 @@ from inventory_hub.inventory.models import PoolBoundary, PoolBoundaryEntry
 from inventory_hub.inventory.rules import RuleValues
 from inventory_hub.inventory.services import allocation_rule_create
 from inventory_hub.observations.models import InventoryPosition, PositionChange
+from inventory_hub.reconciliation.hop_lags import hop_lags_measure
 from inventory_hub.reconciliation.models import HopLagSample
 from inventory_hub.reconciliation.selectors import exposure_by_location, hop_lag_stats
-from inventory_hub.reconciliation.services import hop_lags_measure
 from tests.factories import ConnectorFactory, LocationFactory, LocationMappingFactory, PoolFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -205,7 +205,7 @@ def test_the_after_poll_task_reconciles_and_measures_the_keys_the_poll_changed()
 
     with (
         mock.patch("inventory_hub.reconciliation.services.reconciliation_run") as run,
-        mock.patch("inventory_hub.reconciliation.services.hop_lags_measure") as measure,
+        mock.patch("inventory_hub.reconciliation.hop_lags.hop_lags_measure") as measure,
     ):
         tasks.reconciliation_after_poll_task(-1)
 

@@ -8,9 +8,9 @@ import pytest
 
 from inventory_hub.dashboard.demo import sandbox_backfill_run
 from inventory_hub.inventory.models import Location
+from inventory_hub.reconciliation.hop_lags import hop_lags_measure
 from inventory_hub.reconciliation.models import HopLagSample
 from inventory_hub.reconciliation.selectors import hop_lag_stats
-from inventory_hub.reconciliation.services import hop_lags_measure
 from inventory_hub.sandbox.export import hop_lags
 from inventory_hub.sandbox.scenario import load_scenario
 

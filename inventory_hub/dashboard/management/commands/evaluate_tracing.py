@@ -43,8 +43,9 @@ def tracing_evaluate(*, scenario_name: str, seed: int | None, days: float, step_
     from inventory_hub.connectors.models import Connector
     from inventory_hub.dashboard.demo import backfill_transport, demo_backfill, demo_retailer_create
     from inventory_hub.inventory.models import Location
+    from inventory_hub.reconciliation.hop_lags import hop_lags_measure
     from inventory_hub.reconciliation.selectors import hop_lag_stats
-    from inventory_hub.reconciliation.services import hop_lags_measure, reconciliation_run
+    from inventory_hub.reconciliation.services import reconciliation_run
     from inventory_hub.sandbox.export import hop_lags
     from inventory_hub.sandbox.scenario import load_scenario
     from inventory_hub.sandbox.simulation import Simulation
