@@ -198,9 +198,12 @@ def wms_timeline(
     seen = sorted((o for o in observations if o.at < until), key=lambda o: o.at)
     if not seen:
         return Timeline(entries=(), available=None, comparable=None, excluded_on_hand=0)
-    changes: list[tuple[dt.datetime, int, WmsEvent | OrderAllocation]] = [(e.at, 0, e) for e in events]
+    # A WMS lists each event once; one seen twice (two polls, two connectors' pages) is applied once.
+    unique = list({(e.event_id, e.at, e.kind, e.delta): e for e in events}.values())
+    changes: list[tuple[dt.datetime, int, WmsEvent | OrderAllocation]] = [(e.at, 0, e) for e in unique]
     changes += [(o.at, 1, o) for o in orders]
-    changes.sort(key=lambda item: (item[0], item[1]))
+    # Events at one instant are applied in the order the WMS recorded them (its ids grow).
+    changes.sort(key=lambda item: (item[0], item[1], getattr(item[2], "event_id", None) or 0))
     times = [item[0] for item in changes]
     entries: list[TimelineEntry] = []
     state = _anchor(seen[0], _reserve_guess(observations, until))
