@@ -6,10 +6,11 @@ Reads the position history and the ERP's ledger, runs the pure lineage functions
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from django.db import transaction
@@ -17,10 +18,12 @@ from django.utils import timezone
 
 from inventory_hub.connectors.erpnext import parsing as erpnext_parsing
 from inventory_hub.connectors.models import Role
-from inventory_hub.inventory.rules import RuleValues
 from inventory_hub.reconciliation import comparable, lineage, selectors
 from inventory_hub.reconciliation.models import Hop, HopLagSample
 from inventory_hub.reconciliation.services import BATCH_KEYS, poll_run_keys
+
+# A ledger entry dates a WMS change when its posting time is this close to it.
+SOURCE_TOLERANCE = dt.timedelta(seconds=1)
 
 HistoryRow = tuple[Any, ...]  # selectors.HISTORY_FIELDS
 
@@ -67,7 +70,7 @@ def hop_lags_measure(
         if c.adapter == "erpnext"
     }
     excluded = selectors.wms_excluded_bin_map(connector_ids=wms_ids)
-    rules = selectors.rules_in_force_by_location(at=now)
+    rules = selectors.rules_timeline_by_location(until=now)
     if keys is None:
         keys = selectors.history_key_list(connector_ids=wms_ids, since=since)
     scope = selectors.scope_from_keys(keys)
@@ -85,6 +88,10 @@ def hop_lags_measure(
 
         wms_rows, erp_rows = rows(wms_ids), rows(erp_ids)
         storefront_rows = {connector_id: rows([connector_id]) for connector_id in storefront_ids}
+        own_orders = selectors.own_order_map(
+            connector_ids=storefront_ids, scope=batch, since=history_since, until=now, offsets=offsets
+        )
+        wms_events = selectors.event_time_map(connector_ids=wms_ids, scope=batch, since=history_since, until=now)
         sources: dict[tuple[int, str], list[tuple[dt.datetime, dt.datetime]]] = defaultdict(list)
         for connector_id, location_id, sku, posted_at, raw in selectors.ledger_entry_rows(
             connector_ids=list(ledger_zones), scope=batch, since=history_since, until=now
@@ -102,7 +109,9 @@ def hop_lags_measure(
             erp = _plain_series(erp_rows.get(key, []), offsets=offsets)
             # A storefront that never listed the key has nothing to reflect there.
             storefronts = [
-                _storefront_series(found[key], offsets=offsets) for found in storefront_rows.values() if key in found
+                (_storefront_series(found[key], offsets=offsets), own_orders.get((connector_id, key), []))
+                for connector_id, found in storefront_rows.items()
+                if key in found
             ]
             for sample in _key_samples(
                 key=key,
@@ -110,7 +119,8 @@ def hop_lags_measure(
                 erp=erp if erp_ids else None,
                 storefronts=storefronts,
                 sources=sources.get(key, []),
-                rules=rules.get(key[0], ()),
+                wms_events=wms_events.get(key, []),
+                rules=rules.get(key[0], lineage.RulesInForce()),
                 since=since,
                 look_back=look_back,
             ):
@@ -187,7 +197,8 @@ def _storefront_series(rows: list[HistoryRow], *, offsets: Mapping[int, dt.timed
         at = lineage.on_hub_clock(as_of, offsets.get(connector_id)) if as_of is not None else changed_at
         held_back = comparable.storefront_safety_stock(comparable.Position(on_hand, allocated, available))
         series.append(lineage.Reading(at=at, value=available, held_back=held_back))
-    return _in_time_order(series)
+    # A change of another quantity (a fulfilment lowering on hand) re-reports the same number.
+    return list(dict.fromkeys(_in_time_order(series)))
 
 
 def _in_time_order(series: list[lineage.Reading]) -> list[lineage.Reading]:
@@ -199,14 +210,14 @@ def _key_samples(
     key: tuple[int, str],
     wms: list[lineage.Reading],
     erp: list[lineage.Reading] | None,
-    storefronts: list[list[lineage.Reading]],
+    storefronts: list[tuple[list[lineage.Reading], list[lineage.OwnOrder]]],
     sources: list[tuple[dt.datetime, dt.datetime]],
-    rules: tuple[RuleValues, ...],
+    wms_events: list[dt.datetime],
+    rules: lineage.RulesInForce,
     since: dt.datetime | None,
     look_back: dt.timedelta,
 ) -> list[HopLagSample]:
     """One sample per hop for each WMS change of one key since `since`."""
-    accepts = lineage.atp_accepts(rules)
     erp_at: dict[int, lineage.Reflection] = {}
     erp_lineage: list[int | None] = []
     if erp is not None:
@@ -217,34 +228,113 @@ def _key_samples(
             for i, at in sorted(found.items())
         ]
         erp_at = {r.upstream_index: r for r in lineage.sources_preferred(reflections, sources)}
-    per_storefront: list[dict[int, dt.datetime | None]] = []
-    for series in storefronts:
+    # What is sampled: each change of the WMS comparable, and each on-hand movement the ERP's ledger
+    # dates that changed no comparable (a pick lowers on hand and allocated together): (time, index
+    # of the WMS state that includes it, the ERP's reflection).
+    sampled: list[tuple[dt.datetime, int, lineage.Reflection | None]] = [
+        (wms[i].at, i, erp_at.get(i)) for i in lineage.changes(wms)
+    ]
+    change_times = sorted(at for at, _, _ in sampled)
+    wms_times = [reading.at for reading in wms]
+    for posted, erp_reflected in sorted(set(sources)):
+        if not _near(wms_events, posted):
+            continue  # the ERP's own entry (a reconciliation of its own), not a WMS movement
+        if _near(change_times, posted):
+            continue  # the comparable change above, already dated by this entry
+        index = bisect.bisect_left(wms_times, posted - SOURCE_TOLERANCE)
+        if index < len(wms):
+            reflection = lineage.Reflection(posted, erp_reflected, lineage.SOURCE_TIMESTAMP, index)
+            sampled.append((posted, index, reflection))
+    sampled.sort(key=lambda item: item[0])
+    # The storefront hops date what the storefront had to learn through its syncs: changes of the
+    # comparable, less those its own orders made (it took those off when the customer ordered).
+    all_orders = sorted((order for _, placed in storefronts for order in placed), key=lambda order: order.at)
+    is_change = [at == wms[i].at for at, i, _ in sampled]
+    own = [
+        changed and _own_orders_explain(wms, i, all_orders, wms_events)
+        for changed, (_, i, _) in zip(is_change, sampled, strict=True)
+    ]
+    learned = [changed and not mine for changed, mine in zip(is_change, own, strict=True)]
+    per_storefront: list[list[tuple[dt.datetime | None, str]]] = []
+    for readings, orders in storefronts:
+        accepts = lineage.atp_accepts(rules, orders)
+        # Each stamp of the level that no own order explains is a sync that touched it.
+        sync_times = lineage.sync_instants((reading.at for reading in readings), orders)
+        if sync_times:
+            if erp is not None:
+                middle, middle_lineage = erp, erp_lineage
+                starts = [
+                    (i, r.reflected_at if r and keep else None)
+                    for (_, i, r), keep in zip(sampled, learned, strict=True)
+                ]
+            else:
+                middle, middle_lineage = wms, list(range(len(wms)))
+                starts = [(i, at if keep else None) for (at, i, _), keep in zip(sampled, learned, strict=True)]
+            per_storefront.append(
+                lineage.sync_reflections(
+                    changes=starts,
+                    middle=middle,
+                    middle_lineage=middle_lineage,
+                    downstream=readings,
+                    syncs=sync_times,
+                    accepts=accepts,
+                    look_back=look_back,
+                )
+            )
+            continue
+        series = lineage.own_order_readings_drop(readings, orders)
         if erp is not None:
             through = lineage.chained_lineage(
                 erp_lineage, lineage.lineages(erp, series, look_back=look_back, accepts=accepts)
             )
         else:
             through = lineage.lineages(wms, series, look_back=look_back, accepts=accepts)
-        per_storefront.append(lineage.first_reflections(wms, series, through))
+        by_change = lineage.first_reflections(wms, series, through)
+        # Value matching dates changes of the comparable only.
+        per_storefront.append(
+            [(by_change.get(i) if at == wms[i].at else None, lineage.VALUE_MATCH) for at, i, _ in sampled]
+        )
     samples = []
-    for i in lineage.changes(wms):
-        changed_at = wms[i].at
+    for position, (changed_at, _, erp_reflection) in enumerate(sampled):
         if since is not None and changed_at < since:
             continue
-        erp_reflection = erp_at.get(i)
         erp_time = erp_reflection.reflected_at if erp_reflection else None
         if erp is not None and erp_reflection is not None:
             samples.append(_sample(key, changed_at, Hop.WMS_ERP, erp_time, erp_reflection.method))
-        if storefronts:
+        if not storefronts or not (learned[position] or own[position]):
+            continue
+        if own[position]:
+            # The storefront took it off when the customer ordered: it had it before the WMS did.
+            shown_at, method = changed_at, lineage.OWN_ORDER
+        else:
             # The change has reached "the storefront" once every storefront shows it.
-            times = [found.get(i) for found in per_storefront]
+            found = [by_storefront[position] for by_storefront in per_storefront]
+            times = [at for at, _ in found]
             shown_at = None if any(t is None for t in times) else max(t for t in times if t is not None)
-            samples.append(_sample(key, changed_at, Hop.WMS_STOREFRONT, shown_at, lineage.VALUE_MATCH))
-            if erp is not None:
-                samples.append(
-                    _sample(key, changed_at, Hop.ERP_STOREFRONT, shown_at, lineage.VALUE_MATCH, lag_from=erp_time)
-                )
+            undated = all(m == lineage.UNCHANGED for _, m in found)
+            method = lineage.UNCHANGED if undated else found[0][1]
+        samples.append(_sample(key, changed_at, Hop.WMS_STOREFRONT, shown_at, method))
+        if erp is not None:
+            samples.append(_sample(key, changed_at, Hop.ERP_STOREFRONT, shown_at, method, lag_from=erp_time))
     return samples
+
+
+def _own_orders_explain(
+    wms: Sequence[lineage.Reading], index: int, own: Sequence[lineage.OwnOrder], events: Sequence[dt.datetime]
+) -> bool:
+    """Did the storefront's own orders alone make this WMS change (no on-hand event in it)?"""
+    if index == 0:
+        return False
+    start, end = wms[index - 1].at, wms[index].at
+    placed = [order.quantity for order in own if start < order.at <= end + SOURCE_TOLERANCE]
+    moved = bisect.bisect_right(events, end) > bisect.bisect_right(events, start)
+    return bool(placed) and not moved and wms[index].value - wms[index - 1].value == -sum(placed)
+
+
+def _near(times: Sequence[dt.datetime], at: dt.datetime) -> bool:
+    """Is one of the sorted `times` within SOURCE_TOLERANCE of `at`?"""
+    index = bisect.bisect_left(times, at - SOURCE_TOLERANCE)
+    return index < len(times) and times[index] <= at + SOURCE_TOLERANCE
 
 
 def _sample(

@@ -24,8 +24,10 @@ Series are time-ordered `Reading`s: one system's comparable quantity from `at` o
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import datetime as dt
+import itertools
 from collections.abc import Callable, Iterable, Sequence
 
 from inventory_hub.inventory.rules import RuleValues
@@ -33,7 +35,10 @@ from inventory_hub.reconciliation.comparable import expected_atp, governing_rule
 
 SOURCE_TIMESTAMP = "source_timestamp"
 VALUE_MATCH = "value_match"
-METHODS = (SOURCE_TIMESTAMP, VALUE_MATCH)
+SYNC = "sync"  # dated by the downstream's own sync stamp
+UNCHANGED = "unchanged"  # the downstream already showed the number the change called for
+OWN_ORDER = "own_order"  # the storefront's own order: it had the change before the WMS did
+METHODS = (SOURCE_TIMESTAMP, VALUE_MATCH, SYNC, UNCHANGED, OWN_ORDER)
 
 # How far back a downstream value may be explained by an upstream state that has since changed.
 DEFAULT_LOOK_BACK = dt.timedelta(hours=6)
@@ -76,38 +81,110 @@ def same_value(upstream: Reading, downstream: Reading) -> bool:
     return downstream.value == upstream.value or downstream.value in upstream.alternatives
 
 
-def atp_accepts(rules: Sequence[RuleValues]) -> Accepts:
+@dataclasses.dataclass(frozen=True, slots=True)
+class RulesInForce:
+    """The allocation rules of one location over time: `changes` are (from, rules in force from then on)."""
+
+    changes: tuple[tuple[dt.datetime, tuple[RuleValues, ...]], ...] = ()
+
+    def at(self, at: dt.datetime) -> tuple[RuleValues, ...]:
+        """The rules in force at `at` (none before the first version took effect)."""
+        index = bisect.bisect_right([start for start, _ in self.changes], at) - 1
+        return self.changes[index][1] if index >= 0 else ()
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class OwnOrder:
+    """A storefront order line at the key: the storefront takes it off its own number when placed."""
+
+    at: dt.datetime
+    quantity: int
+
+
+def atp_accepts(rules: Sequence[RuleValues] | RulesInForce, own_orders: Sequence[OwnOrder] = ()) -> Accepts:
     """A storefront reading is explained by an upstream comparable through the expected ATP.
 
-    Under the hub's governing rule, or under the storefront's own safety stock when it holds back
-    a different one (rule drift is a known, separately reported difference, not a lost sync).
+    Under the hub's governing rule in force at the upstream state, or under the storefront's own
+    safety stock when it holds back a different one (rule drift is a known, separately reported
+    difference, not a lost sync). A storefront also takes its own orders off its number the moment
+    they are placed, while the upstream counts them only once its next sync has carried them: so
+    the reading may show the expected ATP less the storefront's orders placed since the upstream
+    state began (`own_orders`, in time order).
     """
+    in_force = (
+        rules
+        if isinstance(rules, RulesInForce)
+        else RulesInForce(((dt.datetime.min.replace(tzinfo=dt.UTC), tuple(rules)),))
+    )
+    order_times = [order.at for order in own_orders]
+    ordered_total = list(itertools.accumulate((order.quantity for order in own_orders), initial=0))
+
+    def unsynced(upstream: Reading, downstream: Reading) -> int:
+        low = bisect.bisect_right(order_times, upstream.at)
+        high = bisect.bisect_right(order_times, downstream.at)
+        return ordered_total[high] - ordered_total[low] if high > low else 0
 
     def accepts(upstream: Reading, downstream: Reading) -> bool:
+        rules_then = in_force.at(upstream.at)
+        taken = unsynced(upstream, downstream)
         for value in (upstream.value, *upstream.alternatives):
-            rule = governing_rule(value, rules)
-            if expected_atp(value, rule) == downstream.value:
-                return True
+            rule = governing_rule(value, rules_then)
+            candidates = [rule]
             own = downstream.held_back
-            if (
-                own is not None
-                and own != rule.safety_stock
-                and expected_atp(value, dataclasses.replace(rule, safety_stock=own)) == downstream.value
-            ):
-                return True
+            if own is not None and own != rule.safety_stock:
+                candidates.append(dataclasses.replace(rule, safety_stock=own))
+            for candidate in candidates:
+                if max(0, expected_atp(value, candidate) - taken) == downstream.value:
+                    return True
         return False
 
     return accepts
 
 
-def clock_offset_estimate(pairs: Iterable[tuple[dt.datetime, dt.datetime]]) -> dt.timedelta | None:
+def own_order_readings_drop(
+    series: Sequence[Reading], own_orders: Sequence[OwnOrder], *, tolerance: dt.timedelta = dt.timedelta(seconds=2)
+) -> list[Reading]:
+    """The readings that are syncs: without those the storefront's own orders explain.
+
+    A storefront takes an order off its number when it is placed; that new number reflects no
+    upstream state, so as evidence of a sync it would only mislead value matching.
+    """
+    order_times = [order.at for order in own_orders]
+    kept: list[Reading] = []
+    previous: Reading | None = None
+    for reading in series:
+        if previous is not None:
+            low = bisect.bisect_right(order_times, previous.at)
+            high = bisect.bisect_right(order_times, reading.at + tolerance)
+            placed = own_orders[low:high]
+            explained = placed and reading.value == max(0, previous.value - sum(order.quantity for order in placed))
+            if explained and abs(placed[-1].at - reading.at) <= tolerance:
+                previous = reading
+                continue
+        kept.append(reading)
+        previous = reading
+    return kept
+
+
+def clock_offset_estimate(
+    pairs: Iterable[tuple[dt.datetime, dt.datetime]],
+    after_pairs: Iterable[tuple[dt.datetime, dt.datetime]] = (),
+) -> dt.timedelta | None:
     """A system's clock offset from (its own stamp, when the hub first saw the change) pairs.
 
     The hub never sees a change before it happens, so each pair bounds the offset from below;
-    the largest bound is the estimate (see the module docstring). None without pairs.
+    the largest bound is the estimate (see the module docstring). `after_pairs` are (stamp, start
+    of the poll before the one that saw it): the change happened after that, so each bounds the
+    offset from above. When zero lies within both bounds the clocks are taken to agree: the lower
+    bound alone would put a synchronised clock the smallest poll delay ahead. None without pairs.
     """
-    bounds = [stamp - seen for stamp, seen in pairs]
-    return max(bounds) if bounds else None
+    lower = max((stamp - seen for stamp, seen in pairs), default=None)
+    if lower is None:
+        return None
+    upper = min((stamp - before for stamp, before in after_pairs), default=None)
+    if upper is not None and lower <= dt.timedelta(0) <= upper:
+        return dt.timedelta(0)
+    return lower
 
 
 def on_hub_clock(stamp: dt.datetime, offset: dt.timedelta | None) -> dt.datetime:
@@ -228,6 +305,88 @@ def sources_preferred(
             )
         result.append(reflection)
     return result
+
+
+def sync_instants(
+    stamps: Iterable[dt.datetime], own_orders: Sequence[OwnOrder], *, tolerance: dt.timedelta = dt.timedelta(seconds=2)
+) -> list[dt.datetime]:
+    """When a storefront synced one level: its stamps, less those its own orders explain.
+
+    A storefront stamps a level when anything in it changes; a sync that carried an upstream
+    change moves at least the level's on hand or reserved quantity even when the number it
+    promises stays put. A sync that changed nothing leaves no trace and cannot be seen.
+    """
+    order_times = sorted(order.at for order in own_orders)
+    found = []
+    for stamp in sorted(set(stamps)):
+        index = bisect.bisect_left(order_times, stamp - tolerance)
+        if index < len(order_times) and order_times[index] <= stamp + tolerance:
+            continue
+        found.append(stamp)
+    return found
+
+
+def sync_reflections(
+    *,
+    changes: Sequence[tuple[int, dt.datetime | None]],
+    middle: Sequence[Reading],
+    middle_lineage: Sequence[int | None],
+    downstream: Sequence[Reading],
+    syncs: Sequence[dt.datetime],
+    accepts: Accepts,
+    look_back: dt.timedelta = DEFAULT_LOOK_BACK,
+) -> list[tuple[dt.datetime | None, str]]:
+    """For each WMS change the middle system had reflected: the first downstream sync that carried it.
+
+    `changes` are (index of the WMS state that includes the change, when the middle system — the
+    ERP — reflected it). A sync at instant P carried the change when the middle's state at P
+    descends from that WMS state or a later one and the downstream's number at P is what that
+    state explains. This sees a sync that left the downstream's number unchanged (its own orders
+    had already taken the units off), which value matching on changed numbers alone would date at
+    a later change. Returns (when, SYNC) per change, (None, SYNC) while no sync has carried it, and
+    (when the middle reflected it, UNCHANGED) for a change that left the downstream's number where
+    it was (an ERP counting the bin the units moved into; a number clamped at zero): the number was
+    already right, and no sync can date it.
+    """
+    middle_times = [reading.at for reading in middle]
+    downstream_times = [reading.at for reading in downstream]
+    found: list[tuple[dt.datetime | None, str]] = []
+    for index, start in changes:
+        carried = None
+        if start is not None and _already_shown(middle, middle_times, downstream, downstream_times, start, accepts):
+            found.append((start, UNCHANGED))
+            continue
+        for at in syncs[bisect.bisect_left(syncs, start) :] if start is not None else ():
+            if at - start > look_back:
+                break
+            state = bisect.bisect_right(middle_times, at) - 1
+            shown = bisect.bisect_right(downstream_times, at) - 1
+            if state < 0 or shown < 0:
+                continue
+            origin = middle_lineage[state]
+            if origin is None or origin < index:
+                continue
+            if accepts(middle[state], dataclasses.replace(downstream[shown], at=at)):
+                carried = at
+                break
+        found.append((carried, SYNC))
+    return found
+
+
+def _already_shown(
+    middle: Sequence[Reading],
+    middle_times: Sequence[dt.datetime],
+    downstream: Sequence[Reading],
+    downstream_times: Sequence[dt.datetime],
+    at: dt.datetime,
+    accepts: Accepts,
+) -> bool:
+    """Does the downstream's number just before `at` already agree with the middle's state at `at`?"""
+    state = bisect.bisect_right(middle_times, at) - 1
+    shown = bisect.bisect_left(downstream_times, at) - 1
+    if state < 0 or shown < 0:
+        return False
+    return accepts(middle[state], dataclasses.replace(downstream[shown], at=at))
 
 
 def chained_lineage(middle_lineage: Sequence[int | None], downstream_lineage: Sequence[int | None]) -> list[int | None]:

@@ -92,6 +92,13 @@ class HopLagSample(models.Model):
     class Method(models.TextChoices):
         SOURCE_TIMESTAMP = "source_timestamp", "Source timestamp"
         VALUE_MATCH = "value_match", "Value match"
+        SYNC = "sync", "Downstream sync"
+        # Not lags (left out of the statistics): the downstream's number needed no sync.
+        UNCHANGED = "unchanged", "Already shown"
+        OWN_ORDER = "own_order", "Storefront's own order"
+
+    # Methods whose samples say when, but do not measure a hop's lag.
+    UNDATED_METHODS = (Method.UNCHANGED, Method.OWN_ORDER)
 
     location = models.ForeignKey("inventory.Location", on_delete=models.CASCADE, related_name="+")
     sku = models.CharField(max_length=120)

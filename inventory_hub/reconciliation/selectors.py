@@ -5,21 +5,29 @@ Every read is set-based: one query per role for a whole batch of keys, never one
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
+from django.db import connection
 from django.db.models import Q, QuerySet
 
-from inventory_hub.connectors.models import Connector, LocationMapping, Role
+from inventory_hub.connectors.models import Connector, LocationMapping, PollRun, Role
 from inventory_hub.inventory import selectors as inventory_selectors
-from inventory_hub.inventory.models import Pool, PoolBoundaryEntry
+from inventory_hub.inventory.models import AllocationRuleVersion, Pool, PoolBoundaryEntry
 from inventory_hub.inventory.rules import RuleValues
-from inventory_hub.observations.models import InventoryEvent, InventoryPosition, PositionChange
-from inventory_hub.reconciliation.comparable import KeyObservation, Position, WmsPosition, key_comparables
-from inventory_hub.reconciliation.lineage import clock_offset_estimate, lag_stats
+from inventory_hub.observations.models import InventoryEvent, InventoryPosition, OrderLine, PositionChange
+from inventory_hub.reconciliation.comparable import (
+    HUB_DEFAULT_RULE,
+    KeyObservation,
+    Position,
+    WmsPosition,
+    key_comparables,
+)
+from inventory_hub.reconciliation.lineage import OwnOrder, RulesInForce, clock_offset_estimate, lag_stats, on_hub_clock
 from inventory_hub.reconciliation.models import Discrepancy, HopLagSample
 
 Key = tuple[int, str]  # (location_id, sku)
@@ -121,6 +129,66 @@ def rules_in_force_by_location(*, at: dt.datetime) -> dict[int, tuple[RuleValues
     return {location_id: tuple(values) for location_id, values in by_location.items()}
 
 
+def rules_timeline_by_location(*, until: dt.datetime) -> dict[int, RulesInForce]:
+    """location_id → the rules in force over time up to `until`: one entry per instant any of them changed.
+
+    Lineage reads the rules in force when each upstream state began, not today's (a rule edited
+    this afternoon does not explain this morning's storefront numbers). Three queries.
+    """
+    memberships: dict[int, list[int]] = defaultdict(list)
+    for pool_id, location_id in Pool.locations.through.objects.values_list("pool_id", "location_id"):
+        memberships[pool_id].append(location_id)
+    rules = {rule.pk: rule for rule in inventory_selectors.allocation_rule_list() if rule.is_active}
+    versions: dict[int, list[AllocationRuleVersion]] = defaultdict(list)
+    for version in AllocationRuleVersion.objects.filter(rule__in=list(rules), effective_from__lte=until).order_by(
+        "rule_id", "effective_from", "number"
+    ):
+        versions[version.rule_id].append(version)
+    by_location: dict[int, list[int]] = defaultdict(list)
+    for rule_id, rule in rules.items():
+        for location_id in memberships.get(rule.pool_id, ()):
+            by_location[location_id].append(rule_id)
+    timelines: dict[int, RulesInForce] = {}
+    for location_id, rule_ids in by_location.items():
+        instants = sorted({version.effective_from for rule_id in rule_ids for version in versions[rule_id]})
+        changes = []
+        for instant in instants:
+            in_force = []
+            for rule_id in rule_ids:
+                current = [version for version in versions[rule_id] if version.effective_from <= instant]
+                if current:
+                    in_force.append(inventory_selectors.version_values(current[-1]))
+            changes.append((instant, tuple(in_force)))
+        timelines[location_id] = RulesInForce(tuple(changes))
+    return timelines
+
+
+def own_order_map(
+    *,
+    connector_ids: Iterable[int],
+    scope: Scope,
+    since: dt.datetime | None,
+    until: dt.datetime,
+    offsets: Mapping[int, dt.timedelta | None],
+) -> dict[tuple[int, Key], list[OwnOrder]]:
+    """(connector_id, key) → the storefront's own order lines there, in time order (one query).
+
+    Placement times are moved onto the hub's clock by the storefront's offset, like its level
+    stamps, so an order and the level change it caused keep the same instant.
+    """
+    lines = OrderLine.objects.filter(_scope_q(scope), order__connector_id__in=list(connector_ids))
+    lines = lines.filter(order__placed_at__lte=until)
+    if since is not None:
+        lines = lines.filter(order__placed_at__gte=since)
+    found: dict[tuple[int, Key], list[OwnOrder]] = defaultdict(list)
+    for connector_id, location_id, sku, placed_at, quantity in lines.order_by("order__placed_at", "pk").values_list(
+        "order__connector_id", "location_id", "sku", "order__placed_at", "quantity"
+    ):
+        at = on_hub_clock(placed_at, offsets.get(connector_id))
+        found[(connector_id, (location_id, sku))].append(OwnOrder(at=at, quantity=quantity))
+    return found
+
+
 def _position_rows(*, connector_ids: list[int], scope: Scope) -> Iterator[tuple[Any, ...]]:
     if not connector_ids:
         return iter(())
@@ -184,6 +252,109 @@ def key_observation_map(
     return observations
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class SweepCandidates:
+    """One location's keys the full sweep must look at in Python, and how many it may skip."""
+
+    skus: frozenset[str]
+    agreeing: int  # keys whose systems certainly agree, with no open discrepancy: nothing to do
+
+
+def _ids_in(ids: Iterable[int]) -> str:
+    """`connector_id IN (…)` with the ids as int literals: each appears several times in the query."""
+    literals = ", ".join(str(int(pk)) for pk in ids)
+    return f"connector_id IN ({literals})" if literals else "1 = 0"
+
+
+def sweep_candidate_list(
+    *,
+    location_id: int,
+    connectors: Mapping[str, list[Connector]],
+    excluded_bins: Mapping[tuple[int, int], frozenset[str]],
+    rules: tuple[RuleValues, ...],
+) -> SweepCandidates:
+    """The location's SKUs a full sweep must reconcile: all but those that certainly need nothing (one query).
+
+    A key is skipped only when every hop would compare equal, it has no open discrepancy and no
+    rule drift: the WMS comparable (on hand − excluded bins − allocated, summed over WMS
+    connectors that all report a location total) equals the ERP's (summed), and every storefront
+    shows exactly the expected ATP of the governing rule (the largest over the location's rules,
+    comparable.governing_rule) and holds back that rule's safety stock (checked against every rule
+    giving that largest ATP, so a tie never hides a drift). Anything else (a side missing, bins of
+    a WMS without a total, …) is a candidate, and the Python path decides exactly as for any key.
+    The result is exact: the condition is sufficient for `_reconcile_batch` to do nothing but count.
+    """
+    params: list[object] = []
+    wms_ids = [c.pk for c in connectors.get(Role.WMS, [])]
+    erp_ids = [c.pk for c in connectors.get(Role.ERP, [])]
+    storefront_ids = [c.pk for c in connectors.get(Role.STOREFRONT, [])]
+    is_wms, is_erp, is_storefront = _ids_in(wms_ids), _ids_in(erp_ids), _ids_in(storefront_ids)
+    excluded_cases = ""  # the only bound parameters before the location's: bin names
+    for connector_id in wms_ids:
+        bins = sorted(excluded_bins.get((connector_id, location_id), ()))
+        if bins:
+            params += bins
+            excluded_cases += (
+                f" WHEN connector_id = {int(connector_id)} AND bin IN ({', '.join(['%s'] * len(bins))}) THEN -on_hand"
+            )
+    params += [location_id, location_id]
+    held = "CASE WHEN on_hand - allocated - available > 0 THEN on_hand - allocated - available ELSE 0 END"
+    # expected_atp(wms, rule) per rule. Rule values are ints from our own dataclass, written as
+    # literals so both databases do integer arithmetic (truncating where Python floors: the
+    # two differ only below zero, which max(0, …) clamps away alike).
+    atp_max, atp_any, no_drift = [], [], []
+    for rule in rules or (HUB_DEFAULT_RULE,):
+        ss, pickup, share = int(rule.safety_stock), int(rule.pickup_reservation), int(rule.channel_share_percent)
+        promisable = f"(wms - {ss} - {pickup}) * {share} / 100"
+        atp = f"(CASE WHEN {promisable} > 0 THEN {promisable} ELSE 0 END)"
+        atp_max.append(f"{atp} <= shown_min")
+        atp_any.append(f"{atp} = shown_min")
+        no_drift.append(f"({atp} <> shown_min OR held_min IS NULL OR (held_min = {ss} AND held_max = {ss}))")
+    positions = InventoryPosition._meta.db_table
+    discrepancies = Discrepancy._meta.db_table
+    # Built from table names, placeholders and int literals only: every string is a bound parameter.
+    sql = f"""
+        WITH keyed AS (
+            SELECT sku,
+                SUM(CASE WHEN {is_wms} AND bin = '' THEN 1 ELSE 0 END) AS wms_totals,
+                COUNT(DISTINCT CASE WHEN {is_wms} THEN connector_id END) AS wms_connectors,
+                SUM(CASE WHEN {is_wms} AND bin = '' THEN on_hand - allocated{excluded_cases} ELSE 0 END) AS wms,
+                SUM(CASE WHEN {is_erp} AND bin = '' THEN 1 ELSE 0 END) AS erp_totals,
+                SUM(CASE WHEN {is_erp} AND bin = '' THEN on_hand - allocated ELSE 0 END) AS erp,
+                SUM(CASE WHEN {is_storefront} AND bin = '' THEN 1 ELSE 0 END) AS storefronts,
+                MIN(CASE WHEN {is_storefront} AND bin = '' THEN available END) AS shown_min,
+                MAX(CASE WHEN {is_storefront} AND bin = '' THEN available END) AS shown_max,
+                MIN(CASE WHEN {is_storefront} AND bin = '' AND available > 0 THEN {held} END) AS held_min,
+                MAX(CASE WHEN {is_storefront} AND bin = '' AND available > 0 THEN {held} END) AS held_max
+            FROM {positions}
+            WHERE {_ids_in(wms_ids + erp_ids + storefront_ids)} AND location_id = %s
+            GROUP BY sku
+        ),
+        judged AS (
+            SELECT sku, CASE WHEN wms_totals > 0 AND wms_totals = wms_connectors AND erp_totals > 0
+                              AND storefronts > 0 AND wms = erp AND shown_min = shown_max
+                              AND {" AND ".join(atp_max)} AND ({" OR ".join(atp_any)}) AND {" AND ".join(no_drift)}
+                             THEN 1 ELSE 0 END AS agrees
+            FROM keyed
+            WHERE wms_totals + erp_totals + storefronts > 0
+        ),
+        open_keys AS (SELECT sku FROM {discrepancies} WHERE location_id = %s AND closed_at IS NULL)
+        SELECT sku, 0 FROM judged WHERE agrees = 0
+        UNION SELECT sku, 0 FROM open_keys
+        UNION ALL SELECT NULL, COUNT(*) FROM judged WHERE agrees = 1 AND sku NOT IN (SELECT sku FROM open_keys)
+    """  # noqa: S608
+    skus: set[str] = set()
+    agreeing = 0
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        for sku, count in cursor.fetchall():
+            if sku is None:
+                agreeing = count
+            else:
+                skus.add(sku)
+    return SweepCandidates(skus=frozenset(skus), agreeing=agreeing)
+
+
 def discrepancy_open_list(*, scope: Scope) -> QuerySet[Discrepancy]:
     """The open discrepancies of the scope's keys."""
     return Discrepancy.objects.filter(_scope_q(scope), closed_at__isnull=True)
@@ -204,18 +375,40 @@ HISTORY_FIELDS = (
 )
 # Changes read per connector to estimate its clock offset: plenty for the smallest poll delay to be small.
 CLOCK_SAMPLE_ROWS = 2000
+# How far before the sample's first poll to look for the poll before it.
+MAX_POLL_GAP = dt.timedelta(days=1)
 
 
 def clock_offset_map(*, connector_ids: Iterable[int], until: dt.datetime) -> dict[int, dt.timedelta | None]:
-    """connector_id → its clock's offset from the hub's, estimated from its latest stamped changes (one query each)."""
+    """connector_id → its clock's offset from the hub's, estimated from its latest stamped changes (two queries each)."""
     offsets: dict[int, dt.timedelta | None] = {}
     for connector_id in connector_ids:
-        pairs = (
+        rows = list(
             PositionChange.objects.filter(connector_id=connector_id, as_of__isnull=False, changed_at__lte=until)
             .order_by("-changed_at")
-            .values_list("as_of", "changed_at")[:CLOCK_SAMPLE_ROWS]
+            .values_list("location_id", "sku", "bin", "as_of", "changed_at", "poll_run__started_at")[:CLOCK_SAMPLE_ROWS]
         )
-        offsets[connector_id] = clock_offset_estimate(pairs)
+        starts = sorted({row[5] for row in rows if row[5] is not None})
+        if starts:
+            # Every start of this connector's polls in the sample's span, for "the poll before".
+            starts = sorted(
+                PollRun.objects.filter(
+                    connector_id=connector_id, started_at__gte=starts[0] - MAX_POLL_GAP, started_at__lte=starts[-1]
+                ).values_list("started_at", flat=True)
+            )
+        after_pairs = []
+        previous_stamp: dict[tuple[int, str, str], dt.datetime] = {}
+        for location_id, sku, bin_name, stamp, _, start in reversed(rows):
+            key = (location_id, sku, bin_name)
+            # Only a stamp that moved dates this change: a row written because another quantity
+            # changed keeps an older stamp, which says nothing about the poll before.
+            fresh = key in previous_stamp and previous_stamp[key] != stamp
+            previous_stamp[key] = stamp
+            index = bisect.bisect_left(starts, start) - 1 if start is not None else -1
+            if fresh and index >= 0:
+                after_pairs.append((stamp, starts[index]))
+        pairs = [(row[3], row[4]) for row in rows]
+        offsets[connector_id] = clock_offset_estimate(pairs, after_pairs)
     return offsets
 
 
@@ -245,6 +438,19 @@ def ledger_entry_rows(
     return rows.values_list("connector_id", "location_id", "sku", "occurred_at", "raw").iterator(chunk_size=5000)
 
 
+def event_time_map(
+    *, connector_ids: list[int], scope: Scope, since: dt.datetime | None, until: dt.datetime
+) -> dict[Key, list[dt.datetime]]:
+    """key → when the given connectors' events there happened, sorted (one query)."""
+    rows = InventoryEvent.objects.filter(_scope_q(scope), connector_id__in=connector_ids, occurred_at__lte=until)
+    if since is not None:
+        rows = rows.filter(occurred_at__gte=since)
+    found: dict[Key, list[dt.datetime]] = defaultdict(list)
+    for location_id, sku, occurred_at in rows.order_by("occurred_at").values_list("location_id", "sku", "occurred_at"):
+        found[(location_id, sku)].append(occurred_at)
+    return found
+
+
 def history_key_list(*, connector_ids: list[int], since: dt.datetime | None) -> list[Key]:
     """Every (location, SKU) the given connectors changed since `since` (or ever)."""
     rows = PositionChange.objects.filter(connector_id__in=connector_ids)
@@ -259,7 +465,7 @@ def hop_lag_stats(
     """location_id → hop → p50, p95, max (seconds) and count of the lags of WMS changes in the window (one query)."""
     samples = HopLagSample.objects.filter(
         wms_changed_at__gt=now - window, wms_changed_at__lte=now, lag_seconds__isnull=False
-    )
+    ).exclude(method__in=HopLagSample.UNDATED_METHODS)
     if location_ids is not None:
         samples = samples.filter(location_id__in=list(location_ids))
     lags: dict[tuple[int, str], list[float]] = defaultdict(list)

@@ -9,6 +9,7 @@ import statistics
 from collections import Counter, defaultdict
 from typing import Any
 
+from inventory_hub.sandbox.simulation import WHOLESALE
 from inventory_hub.sandbox.world import World
 
 
@@ -21,12 +22,23 @@ def _row(record: Any) -> dict[str, Any]:
 
 
 def hop_lags(world: World) -> dict[str, dict[str, dict[str, float | int]]]:
-    """True lag per location and hop (seconds): p50, p95, max and the number of WMS changes."""
+    """True lag per location and hop (seconds): p50, p95, max and the number of WMS changes.
+
+    WMS → ERP counts every WMS event. The storefront hops count the events the storefront had to
+    learn through the ERP: those that changed WMS available, less the storefront's own orders'
+    allocations (it took those off its number when the customer ordered; the sync that later
+    carries them changes nothing it shows, so no observer outside the storefront can date it).
+    """
+    events = {event.id: event for event in world.truth.events}
     lags: dict[tuple[str, str], list[float]] = defaultdict(list)
     for reflection in world.truth.reflections.values():
         if reflection.erp_at is not None:
             lags[(reflection.location, "wms_erp")].append((reflection.erp_at - reflection.at).total_seconds())
-            if reflection.storefront_at is not None:
+            event = events.get(reflection.event_id)
+            learned = event is not None and event.available_after != event.available_before
+            if learned and event is not None and event.kind == "channel_allocation":
+                learned = event.channel == WHOLESALE
+            if reflection.storefront_at is not None and learned:
                 lags[(reflection.location, "erp_storefront")].append(
                     (reflection.storefront_at - reflection.erp_at).total_seconds()
                 )

@@ -109,6 +109,8 @@ def key_facts_map(*, keys: Iterable[Key], until: dt.datetime) -> dict[Key, KeyFa
         ):
             samples[((location_id, sku), changed_at)][hop] = reflected_at
         for (key, changed_at), hops in samples.items():
+            if storefront_ids and Hop.WMS_STOREFRONT not in hops:
+                continue  # a movement that changed no available (a pick): never an originating event
             facts[key].lineage.append(trace.HopFacts(changed_at, hops.get(Hop.WMS_ERP), hops.get(Hop.WMS_STOREFRONT)))
     for found in facts.values():
         found.storefront.sort(key=lambda r: (r.at, r.seen_at))

@@ -98,12 +98,12 @@ def test_measures_when_the_erp_and_then_the_storefront_first_reflected_each_wms_
     assert result.clock_offsets[retailer[1]["erp"].pk] == ERP_CLOCK
     assert (result.keys, result.changes, result.samples, result.reflected) == (1, 2, 6, 6)
     assert _samples() == [
-        ("erp_storefront", _at(3), _at(19), 300.0, "value_match"),
-        ("erp_storefront", _at(21), _at(40), 420.0, "value_match"),
+        ("erp_storefront", _at(3), _at(19), 300.0, "sync"),
+        ("erp_storefront", _at(21), _at(40), 420.0, "sync"),
         ("wms_erp", _at(3), _at(14), 660.0, "value_match"),
         ("wms_erp", _at(21), _at(33), 720.0, "value_match"),
-        ("wms_storefront", _at(3), _at(19), 960.0, "value_match"),
-        ("wms_storefront", _at(21), _at(40), 1140.0, "value_match"),
+        ("wms_storefront", _at(3), _at(19), 960.0, "sync"),
+        ("wms_storefront", _at(21), _at(40), 1140.0, "sync"),
     ]
 
 

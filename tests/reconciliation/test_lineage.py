@@ -5,16 +5,23 @@ import datetime as dt
 from inventory_hub.inventory.rules import RuleValues
 from inventory_hub.reconciliation.lineage import (
     SOURCE_TIMESTAMP,
+    SYNC,
+    UNCHANGED,
     VALUE_MATCH,
+    OwnOrder,
     Reading,
     Reflection,
+    RulesInForce,
     atp_accepts,
     chained_lineage,
     clock_offset_estimate,
     lag_stats,
     lineage_match,
+    own_order_readings_drop,
     source_reflection,
     sources_preferred,
+    sync_instants,
+    sync_reflections,
     value_reflections,
 )
 
@@ -157,3 +164,94 @@ def test_lag_stats_are_median_nearest_rank_p95_and_max():
 
     assert (stats.p50, stats.p95, stats.max, stats.count) == (10.5, 20.0, 20.0, 20)
     assert lag_stats([]) is None
+
+
+def test_the_storefront_may_show_the_expected_atp_less_its_own_orders_since_the_erp_state():
+    # ERP 10 from 06:00; safety stock 2 → ATP 8. Orders of 3 at 06:10 and of 1 at 06:40.
+    orders = [OwnOrder(_at(10), 3), OwnOrder(_at(40), 1)]
+    accepts = atp_accepts([RuleValues(safety_stock=2)], orders)
+    erp = Reading(at=_at(0), value=10)
+
+    assert accepts(erp, Reading(at=_at(20), value=5))  # the pull at 06:20 still owes the 06:10 order
+    assert accepts(erp, Reading(at=_at(45), value=4))  # and the one of 06:40
+    assert not accepts(erp, Reading(at=_at(20), value=8))  # the ERP has not carried the order yet
+    # Once the ERP has a state from after the order, the order is in it and no longer taken off.
+    assert accepts(Reading(at=_at(15), value=7), Reading(at=_at(20), value=5))
+
+
+def test_rules_in_force_are_read_when_the_upstream_state_began():
+    rules = RulesInForce(((_at(0), (RuleValues(safety_stock=2),)), (_at(60), (RuleValues(safety_stock=5),))))
+    accepts = atp_accepts(rules)
+
+    assert rules.at(_at(-1)) == ()
+    assert accepts(Reading(at=_at(30), value=10), Reading(at=_at(90), value=8))  # the state predates the edit
+    assert accepts(Reading(at=_at(70), value=10), Reading(at=_at(90), value=5))
+    assert not accepts(Reading(at=_at(70), value=10), Reading(at=_at(90), value=8))
+
+
+def test_a_reading_the_storefronts_own_order_explains_is_not_a_sync():
+    orders = [OwnOrder(_at(10), 3)]
+    readings = _series((0, 8), (10, 5), (20, 9))
+
+    kept = own_order_readings_drop(readings, orders)
+
+    assert [reading.value for reading in kept] == [8, 9]
+
+
+def test_sync_instants_are_the_level_stamps_that_no_own_order_explains():
+    stamps = [_at(0), _at(10), _at(10), _at(12), _at(20)]
+
+    assert sync_instants(stamps, [OwnOrder(_at(12), 1)]) == [_at(0), _at(10), _at(20)]
+
+
+def test_the_first_sync_after_the_erp_reflected_a_change_is_when_the_storefront_did():
+    # WMS 8 → 5 at 06:14 (an allocation to another channel); the ERP reflects it at 06:21; the
+    # storefront's syncs at 06:10 and 06:25: the second one carried it (6 → 3 under safety stock 2).
+    erp = _series((0, 8), (21, 5))
+    storefront = _series((0, 6), (25, 3))
+
+    found = sync_reflections(
+        changes=[(1, _at(21))],
+        middle=erp,
+        middle_lineage=[0, 1],
+        downstream=storefront,
+        syncs=[_at(0), _at(10), _at(25), _at(35)],
+        accepts=atp_accepts([RuleValues(safety_stock=2)]),
+    )
+
+    assert found == [(_at(25), SYNC)]
+
+
+def test_a_change_the_storefront_already_showed_cannot_be_dated_by_a_sync():
+    # The storefront's own order of 3 at 06:14 took 6 → 3 at once; the ERP carries it at 06:21,
+    # and the sync at 06:25 finds 5 − 2 = 3: nothing moved, so no sync dates the change.
+    erp = _series((0, 8), (21, 5))
+    storefront = _series((0, 6), (14, 3))
+
+    found = sync_reflections(
+        changes=[(1, _at(21))],
+        middle=erp,
+        middle_lineage=[0, 1],
+        downstream=storefront,
+        syncs=[_at(0), _at(25)],
+        accepts=atp_accepts([RuleValues(safety_stock=2)], [OwnOrder(_at(14), 3)]),
+    )
+
+    assert found == [(_at(21), UNCHANGED)]  # dated by the ERP, and left out of the lag statistics
+
+
+def test_a_sync_that_did_not_include_the_key_does_not_carry_its_change():
+    # The ERP has 4 (ATP 2) from 06:21, but the 06:25 sync left the storefront at 6: not carried.
+    erp = _series((0, 8), (21, 4))
+    storefront = _series((0, 6), (31, 2))
+
+    found = sync_reflections(
+        changes=[(1, _at(21))],
+        middle=erp,
+        middle_lineage=[0, 1],
+        downstream=storefront,
+        syncs=[_at(25), _at(31)],
+        accepts=atp_accepts([RuleValues(safety_stock=2)]),
+    )
+
+    assert found == [(_at(31), SYNC)]

@@ -40,45 +40,62 @@ def _legacy_id(value: str) -> int | None:
 
 def tracing_evaluate(*, scenario_name: str, seed: int | None, days: float, step_minutes: float) -> dict[str, Any]:
     """Backfill the scenario into the current (empty) database, detect and score: one JSON-able dict."""
+    started = time.monotonic()
+    world = tracing_backfill(scenario_name=scenario_name, seed=seed, days=days, step_minutes=step_minutes)
+    backfilled = time.monotonic()
+    result = tracing_score(world=world, days=days, step_minutes=step_minutes)
+    finished = time.monotonic()
+    result["run_seconds"] = {
+        "backfill": round(backfilled - started, 2),
+        "pipeline": round(finished - backfilled, 2),
+        "total": round(finished - started, 2),
+    }
+    return result
+
+
+def tracing_backfill(*, scenario_name: str, seed: int | None, days: float, step_minutes: float) -> Any:
+    """The scenario polled through the real adapters every `step_minutes` for `days`: the sandbox world."""
     from inventory_hub.connectors.models import Connector
     from inventory_hub.dashboard.demo import backfill_transport, demo_backfill, demo_retailer_create
-    from inventory_hub.inventory.models import Location
-    from inventory_hub.reconciliation.hop_lags import hop_lags_measure
-    from inventory_hub.reconciliation.selectors import hop_lag_stats
-    from inventory_hub.reconciliation.services import reconciliation_run
-    from inventory_hub.sandbox.export import hop_lags
     from inventory_hub.sandbox.scenario import load_scenario
     from inventory_hub.sandbox.simulation import Simulation
-    from inventory_hub.tracing import services
-    from inventory_hub.tracing.models import Oversell, TraceStep
 
     if Connector.objects.exists():
         raise CommandError("The database already has connectors: evaluate_tracing needs a fresh one.")
-    started = time.monotonic()
     scenario = load_scenario(scenario_name)
     if seed is not None:
         scenario = dataclasses.replace(scenario, seed=seed)
     simulation = Simulation(scenario)
     transport, clock = backfill_transport(simulation.world)
     connectors = demo_retailer_create(scenario=scenario, world=simulation.world, base_url="http://sandbox")
-    step = dt.timedelta(minutes=step_minutes)
     demo_backfill(
         simulation=simulation,
         connectors=connectors,
         transport=transport,
         clock=clock,
         until=scenario.start + dt.timedelta(days=days),
-        step=step,
+        step=dt.timedelta(minutes=step_minutes),
     )
-    backfilled = time.monotonic()
-    now = simulation.world.now
+    return simulation.world
+
+
+def tracing_score(*, world: Any, days: float, step_minutes: float) -> dict[str, Any]:
+    """Run reconciliation, hop lags and tracing over the backfilled data and score them against the world's truth."""
+    from inventory_hub.inventory.models import Location
+    from inventory_hub.reconciliation.hop_lags import hop_lags_measure
+    from inventory_hub.reconciliation.selectors import hop_lag_stats
+    from inventory_hub.reconciliation.services import reconciliation_run
+    from inventory_hub.sandbox.export import hop_lags
+    from inventory_hub.tracing import services
+    from inventory_hub.tracing.models import Oversell, TraceStep
+
+    now = world.now
+    step = dt.timedelta(minutes=step_minutes)
     reconciliation_run(now=now)
     hop_lags_measure(now=now)
     detected = services.oversells_detect(now=now)
     services.cascade_loops_detect(now=now)
-    finished = time.monotonic()
 
-    world = simulation.world
     true_events = {e.id: e for e in world.truth.events}
     truth_by_line = {(o.order_id, o.line_id): o for o in world.truth.oversells}
     found: dict[tuple[int, int], Oversell] = {}
@@ -113,8 +130,8 @@ def tracing_evaluate(*, scenario_name: str, seed: int | None, days: float, step_
             lag_errors.setdefault(hop, {})[code] = None if error is None else round(error, 4)
     n_true, n_found = len(truth_by_line), len(found)
     return {
-        "scenario": scenario.name,
-        "seed": scenario.seed,
+        "scenario": world.scenario,
+        "seed": world.seed,
         "days": days,
         "step_minutes": step_minutes,
         "oversells_truth": n_true,
@@ -154,11 +171,6 @@ def tracing_evaluate(*, scenario_name: str, seed: int | None, days: float, step_
         "hop_lag_p50_relative_error": lag_errors,
         "hop_lag_p50_relative_error_max": {
             hop: max((v for v in errors.values() if v is not None), default=None) for hop, errors in lag_errors.items()
-        },
-        "run_seconds": {
-            "backfill": round(backfilled - started, 2),
-            "pipeline": round(finished - backfilled, 2),
-            "total": round(finished - started, 2),
         },
     }
 
