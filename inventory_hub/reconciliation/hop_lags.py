@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from inventory_hub.connectors.erpnext import parsing as erpnext_parsing
 from inventory_hub.connectors.models import Role
+from inventory_hub.observations.models import EventKind
 from inventory_hub.reconciliation import comparable, lineage, selectors
 from inventory_hub.reconciliation.models import Hop, HopLagSample
 from inventory_hub.reconciliation.services import BATCH_KEYS, poll_run_keys
@@ -212,7 +213,7 @@ def _key_samples(
     erp: list[lineage.Reading] | None,
     storefronts: list[tuple[list[lineage.Reading], list[lineage.OwnOrder]]],
     sources: list[tuple[dt.datetime, dt.datetime]],
-    wms_events: list[dt.datetime],
+    wms_events: list[tuple[dt.datetime, str]],
     rules: lineage.RulesInForce,
     since: dt.datetime | None,
     look_back: dt.timedelta,
@@ -236,8 +237,13 @@ def _key_samples(
     ]
     change_times = sorted(at for at, _, _ in sampled)
     wms_times = [reading.at for reading in wms]
+    event_times = [at for at, _ in wms_events]
+    # On-hand movements the storefront had to learn: all but picks (on hand and allocated drop together).
+    learnable = sorted(at for at, kind in wms_events if kind != EventKind.PICK)
+    changed_states = set(lineage.changes(wms))
+    learned_events: set[dt.datetime] = set()
     for posted, erp_reflected in sorted(set(sources)):
-        if not _near(wms_events, posted):
+        if not _near(event_times, posted):
             continue  # the ERP's own entry (a reconciliation of its own), not a WMS movement
         if _near(change_times, posted):
             continue  # the comparable change above, already dated by this entry
@@ -245,21 +251,27 @@ def _key_samples(
         if index < len(wms):
             reflection = lineage.Reflection(posted, erp_reflected, lineage.SOURCE_TIMESTAMP, index)
             sampled.append((posted, index, reflection))
+            if index in changed_states and _near(learnable, posted):
+                # One of several movements the same poll saw: the storefront learns it with the others.
+                learned_events.add(posted)
     sampled.sort(key=lambda item: item[0])
     # The storefront hops date what the storefront had to learn through its syncs: changes of the
     # comparable, less those its own orders made (it took those off when the customer ordered).
     all_orders = sorted((order for _, placed in storefronts for order in placed), key=lambda order: order.at)
     is_change = [at == wms[i].at for at, i, _ in sampled]
     own = [
-        changed and _own_orders_explain(wms, i, all_orders, wms_events)
+        changed and _own_orders_explain(wms, i, all_orders, event_times)
         for changed, (_, i, _) in zip(is_change, sampled, strict=True)
     ]
-    learned = [changed and not mine for changed, mine in zip(is_change, own, strict=True)]
+    learned = [
+        (changed and not mine) or at in learned_events
+        for changed, mine, (at, _, _) in zip(is_change, own, sampled, strict=True)
+    ]
     per_storefront: list[list[tuple[dt.datetime | None, str]]] = []
     for readings, orders in storefronts:
         accepts = lineage.atp_accepts(rules, orders)
         # Each stamp of the level that no own order explains is a sync that touched it.
-        sync_times = lineage.sync_instants((reading.at for reading in readings), orders)
+        sync_times = lineage.sync_instants(readings, orders)
         if sync_times:
             if erp is not None:
                 middle, middle_lineage = erp, erp_lineage

@@ -307,23 +307,15 @@ def sources_preferred(
     return result
 
 
-def sync_instants(
-    stamps: Iterable[dt.datetime], own_orders: Sequence[OwnOrder], *, tolerance: dt.timedelta = dt.timedelta(seconds=2)
-) -> list[dt.datetime]:
-    """When a storefront synced one level: its stamps, less those its own orders explain.
+def sync_instants(series: Sequence[Reading], own_orders: Sequence[OwnOrder]) -> list[dt.datetime]:
+    """When a storefront synced one level: the stamps of its readings, less those its own orders explain.
 
-    A storefront stamps a level when anything in it changes; a sync that carried an upstream
-    change moves at least the level's on hand or reserved quantity even when the number it
-    promises stays put. A sync that changed nothing leaves no trace and cannot be seen.
+    A storefront stamps the number when it changes; an order placed there changes it too, by the
+    ordered quantity. A reading stamped at an order that shows something else had a sync between
+    the previous reading and the order (the order's stamp overwrote the sync's before the hub
+    polled): its stamp bounds that sync from above. A sync that changed nothing cannot be seen.
     """
-    order_times = sorted(order.at for order in own_orders)
-    found = []
-    for stamp in sorted(set(stamps)):
-        index = bisect.bisect_left(order_times, stamp - tolerance)
-        if index < len(order_times) and order_times[index] <= stamp + tolerance:
-            continue
-        found.append(stamp)
-    return found
+    return sorted({reading.at for reading in own_order_readings_drop(series, own_orders)})
 
 
 def sync_reflections(

@@ -440,14 +440,16 @@ def ledger_entry_rows(
 
 def event_time_map(
     *, connector_ids: list[int], scope: Scope, since: dt.datetime | None, until: dt.datetime
-) -> dict[Key, list[dt.datetime]]:
-    """key → when the given connectors' events there happened, sorted (one query)."""
+) -> dict[Key, list[tuple[dt.datetime, str]]]:
+    """key → (when, kind) of the given connectors' events there, in time order (one query)."""
     rows = InventoryEvent.objects.filter(_scope_q(scope), connector_id__in=connector_ids, occurred_at__lte=until)
     if since is not None:
         rows = rows.filter(occurred_at__gte=since)
-    found: dict[Key, list[dt.datetime]] = defaultdict(list)
-    for location_id, sku, occurred_at in rows.order_by("occurred_at").values_list("location_id", "sku", "occurred_at"):
-        found[(location_id, sku)].append(occurred_at)
+    found: dict[Key, list[tuple[dt.datetime, str]]] = defaultdict(list)
+    for location_id, sku, occurred_at, kind in rows.order_by("occurred_at").values_list(
+        "location_id", "sku", "occurred_at", "kind"
+    ):
+        found[(location_id, sku)].append((occurred_at, kind))
     return found
 
 

@@ -25,9 +25,10 @@ def hop_lags(world: World) -> dict[str, dict[str, dict[str, float | int]]]:
     """True lag per location and hop (seconds): p50, p95, max and the number of WMS changes.
 
     WMS → ERP counts every WMS event. The storefront hops count the events the storefront had to
-    learn through the ERP: those that changed WMS available, less the storefront's own orders'
-    allocations (it took those off its number when the customer ordered; the sync that later
-    carries them changes nothing it shows, so no observer outside the storefront can date it).
+    learn through the ERP: those that changed the ERP's comparable (on hand in its boundary −
+    allocated), less the storefront's own orders' allocations (it took those off its number when
+    the customer ordered; the sync that later carries them changes nothing it shows, so no
+    observer outside the storefront can date it).
     """
     events = {event.id: event for event in world.truth.events}
     lags: dict[tuple[str, str], list[float]] = defaultdict(list)
@@ -35,7 +36,7 @@ def hop_lags(world: World) -> dict[str, dict[str, dict[str, float | int]]]:
         if reflection.erp_at is not None:
             lags[(reflection.location, "wms_erp")].append((reflection.erp_at - reflection.at).total_seconds())
             event = events.get(reflection.event_id)
-            learned = event is not None and event.available_after != event.available_before
+            learned = event is not None and event.downstream_delta != 0
             if learned and event is not None and event.kind == "channel_allocation":
                 learned = event.channel == WHOLESALE
             if reflection.storefront_at is not None and learned:

@@ -224,6 +224,9 @@ class Simulation:
             )
         product.allocated += allocated
         product.updated_at = at
+        counts_all = self.specs[location].erp.counts_non_sellable_bins
+        sellable_delta = (product.on_hand - product.non_sellable) - sellable_before
+        erp_delta = product.on_hand - on_hand_before if counts_all else sellable_delta
         event = TrueEvent(
             id=f"wms-{next(self._ids['event']):07d}",
             kind=kind,
@@ -237,12 +240,16 @@ class Simulation:
             at=at,
             shiphero_change_id=change_ids[0] if change_ids else None,
             channel=channel,
+            downstream_delta=erp_delta - allocated,
         )
-        counts_all = self.specs[location].erp.counts_non_sellable_bins
-        sellable_delta = (product.on_hand - product.non_sellable) - sellable_before
-        self._erp_delta[event.id] = event.delta_on_hand if counts_all else sellable_delta
+        self._erp_delta[event.id] = erp_delta
         self.world.truth.events.append(event)
-        self.world.truth.reflections[event.id] = HopReflection(event.id, location, sku, at, None, None)
+        # The storefront takes its own orders (any of its channels) off the level when they are
+        # placed: it has those allocations at once, before any sync carries them.
+        own_order = kind == "channel_allocation" and channel not in ("", WHOLESALE)
+        self.world.truth.reflections[event.id] = HopReflection(
+            event.id, location, sku, at, None, at if own_order else None
+        )
         self._events_by_key[key].append(event)
         self._erp_pending[key].append(event)
         self._erp_dirty[location].add(sku)
@@ -442,7 +449,8 @@ class Simulation:
             self._level_set(self.world, spec, key, at, unsynced=self._unsynced(key))
             reflections = self.world.truth.reflections
             for event_id in self._sf_pending.pop(key, []):
-                reflections[event_id] = dataclasses.replace(reflections[event_id], storefront_at=at)
+                if reflections[event_id].storefront_at is None:
+                    reflections[event_id] = dataclasses.replace(reflections[event_id], storefront_at=at)
 
     # --- customers -------------------------------------------------------------------------
 

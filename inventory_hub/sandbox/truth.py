@@ -23,6 +23,9 @@ class TrueEvent:
     at: dt.datetime
     shiphero_change_id: int | None  # the InventoryChange legacy id, when on-hand changed
     channel: str = ""
+    # What it changes in the ERP's comparable (on hand in the ERP's boundary − allocated): what the
+    # ERP, and through it the storefront, must learn. 0 for a pick (both drop together).
+    downstream_delta: int = 0
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 
 from django.db.models import Q, QuerySet
 
 from inventory_hub.connectors.models import Role
-from inventory_hub.observations.models import InventoryEvent, OrderLine
+from inventory_hub.observations.models import InventoryEvent, InventoryPosition, OrderLine
 from inventory_hub.reconciliation import selectors as reconciliation_selectors
 from inventory_hub.reconciliation.lineage import on_hub_clock
 from inventory_hub.reconciliation.models import Hop, HopLagSample
@@ -39,6 +39,7 @@ class KeyFacts:
     storefront: list[SystemReading] = dataclasses.field(default_factory=list)
     erp: list[SystemReading] = dataclasses.field(default_factory=list)
     lineage: list[trace.HopFacts] = dataclasses.field(default_factory=list)
+    default_reserve: int = 0  # the WMS reserve most products at the location hold
 
 
 def order_line_unchecked_list(
@@ -112,6 +113,9 @@ def key_facts_map(*, keys: Iterable[Key], until: dt.datetime) -> dict[Key, KeyFa
             if storefront_ids and Hop.WMS_STOREFRONT not in hops:
                 continue  # a movement that changed no available (a pick): never an originating event
             facts[key].lineage.append(trace.HopFacts(changed_at, hops.get(Hop.WMS_ERP), hops.get(Hop.WMS_STOREFRONT)))
+    reserves = _location_reserves(wms_ids=wms_ids, location_ids={key[0] for key in facts}, excluded=excluded)
+    for (location_id, _sku), found in facts.items():
+        found.default_reserve = reserves.get(location_id, 0)
     for found in facts.values():
         found.storefront.sort(key=lambda r: (r.at, r.seen_at))
         found.erp.sort(key=lambda r: (r.at, r.seen_at))
@@ -170,6 +174,31 @@ def _wms_observations(
                     available=sum(t[2] for t in totals.values()),
                 )
             )
+
+
+def _location_reserves(
+    *, wms_ids: list[int], location_ids: set[int], excluded: dict[tuple[int, int], frozenset[str]]
+) -> dict[int, int]:
+    """location_id → the WMS reserve most of its products hold now (one query).
+
+    A product at or below its reserve reports available 0, which hides the reserve; the setting
+    is usually the same for a warehouse's products, so the most common one stands in for it.
+    """
+    totals: dict[tuple[int, int, str], tuple[int, int, int]] = {}
+    excluded_on_hand: dict[tuple[int, int, str], int] = defaultdict(int)
+    rows = InventoryPosition.objects.filter(connector_id__in=wms_ids, location_id__in=sorted(location_ids))
+    for connector_id, location_id, sku, bin_name, on_hand, allocated, available in rows.values_list(
+        "connector_id", "location_id", "sku", "bin", "on_hand", "allocated", "available"
+    ):
+        if not bin_name:
+            totals[(connector_id, location_id, sku)] = (on_hand, allocated, available)
+        elif bin_name in excluded.get((connector_id, location_id), frozenset()):
+            excluded_on_hand[(connector_id, location_id, sku)] += on_hand
+    counts: dict[int, Counter[int]] = defaultdict(Counter)
+    for key, (on_hand, allocated, available) in totals.items():
+        if available > 0:
+            counts[key[1]][on_hand - excluded_on_hand[key] - allocated - available] += 1
+    return {location_id: min(c.items(), key=lambda item: (-item[1], item[0]))[0] for location_id, c in counts.items()}
 
 
 def oversell_list(*, location_id: int | None = None) -> QuerySet[Oversell]:

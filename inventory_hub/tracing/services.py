@@ -88,6 +88,7 @@ def oversells_detect(
             events=key_facts.events,
             orders=[allocation for _, allocation in key_facts.orders],
             until=t,
+            default_reserve=key_facts.default_reserve,
         )
         at_t = sum(a.quantity for _, a in key_facts.orders if abs((a.at - t).total_seconds()) < 1)
         shown = _shown(key_facts, at=t, quantity_at=at_t)

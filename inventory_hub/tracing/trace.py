@@ -166,7 +166,7 @@ def _anchor(observation: WmsObservation, reserve: int) -> _State:
     return _State(observation.on_hand, observation.excluded_on_hand, observation.allocated, reserve)
 
 
-def _reserve_guess(observations: Sequence[WmsObservation], until: dt.datetime) -> int:
+def _reserve_guess(observations: Sequence[WmsObservation], until: dt.datetime, default: int = 0) -> int:
     """The WMS's own reserve (held back from every channel), inferred where available > 0.
 
     A product whose stock sits at or below its reserve reports available 0, which says nothing
@@ -177,7 +177,7 @@ def _reserve_guess(observations: Sequence[WmsObservation], until: dt.datetime) -
     before = [o for o in telling if o.at < until]
     source = max(before, key=lambda o: o.at) if before else min(telling, key=lambda o: o.at, default=None)
     if source is None:
-        return 0
+        return default  # none ever said: the reserve the WMS holds on most products there
     return source.on_hand - source.excluded_on_hand - source.allocated - source.available
 
 
@@ -187,6 +187,7 @@ def wms_timeline(
     events: Sequence[WmsEvent],
     orders: Sequence[OrderAllocation] = (),
     until: dt.datetime,
+    default_reserve: int = 0,
 ) -> Timeline:
     """WMS available over time from the observations, rolled forward by events strictly before `until`.
 
@@ -206,7 +207,7 @@ def wms_timeline(
     changes.sort(key=lambda item: (item[0], item[1], getattr(item[2], "event_id", None) or 0))
     times = [item[0] for item in changes]
     entries: list[TimelineEntry] = []
-    state = _anchor(seen[0], _reserve_guess(observations, until))
+    state = _anchor(seen[0], _reserve_guess(observations, until, default_reserve))
     boundaries = [*(o.at for o in seen[1:]), until]
     start = seen[0].at
     for index, end in enumerate(boundaries):

@@ -199,9 +199,12 @@ def test_a_reading_the_storefronts_own_order_explains_is_not_a_sync():
 
 
 def test_sync_instants_are_the_level_stamps_that_no_own_order_explains():
-    stamps = [_at(0), _at(10), _at(10), _at(12), _at(20)]
+    orders = [OwnOrder(_at(12), 1), OwnOrder(_at(30), 2)]
+    # 06:12: the order took 1 off (9 → 8); 06:30: 8 − 2 would be 6 but it shows 3, so a sync
+    # (overwritten by the order's stamp before the hub polled) happened by then.
+    readings = _series((0, 9), (10, 9), (12, 8), (20, 8), (30, 3))
 
-    assert sync_instants(stamps, [OwnOrder(_at(12), 1)]) == [_at(0), _at(10), _at(20)]
+    assert sync_instants(readings, orders) == [_at(0), _at(10), _at(20), _at(30)]
 
 
 def test_the_first_sync_after_the_erp_reflected_a_change_is_when_the_storefront_did():

@@ -111,12 +111,16 @@ def tracing_score(*, world: Any, days: float, step_minutes: float) -> dict[str, 
     matched = set(truth_by_line) & set(found)
     origin_right = cause_right = 0
     confusion: dict[str, int] = {}
+    cause_misses: list[dict[str, Any]] = []
     for key in sorted(matched):
         true, mine = truth_by_line[key], found[key]
         cause_right += true.root_cause == mine.root_cause
         if true.root_cause != mine.root_cause:
             label = f"{true.root_cause}->{mine.root_cause}"
             confusion[label] = confusion.get(label, 0) + 1
+            cause_misses.append(
+                {"line_id": key[1], "at": true.at.isoformat(), "truth": true.root_cause, "detected": mine.root_cause}
+            )
         origin_right += _origin_matches(true_events.get(true.originating_event_id or ""), mine, origin_steps, step)
     codes = dict(Location.objects.values_list("pk", "code"))
     stats = hop_lag_stats(window=dt.timedelta(days=days), now=now)
@@ -144,6 +148,7 @@ def tracing_score(*, world: Any, days: float, step_minutes: float) -> dict[str, 
         "root_causes_truth": _count(o.root_cause for o in truth_by_line.values()),
         "root_causes_detected": dict(sorted(detected.by_root_cause.items())),
         "root_cause_confusion": dict(sorted(confusion.items())),
+        "root_cause_misses": cause_misses[:20],
         "missed": [
             {
                 "line_id": k[1],
