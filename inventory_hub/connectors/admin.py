@@ -136,6 +136,7 @@ class PollRunAdmin(ReadOnlyAdmin):
         "work_seconds",
         "pages",
         "positions_seen",
+        "positions_full_read",
         "positions_changed",
         "events_new",
         "orders_new",

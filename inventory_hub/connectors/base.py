@@ -106,6 +106,14 @@ class OrderRecord:
     raw: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
 
+def positive_int_option(config: ConnectorConfig, name: str, default: int) -> int:
+    """A connector option that must be a positive integer; anything else disables the connector."""
+    value = config.options.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise PermanentConnectorError(f"{config.name}: option {name} must be a positive integer, not {value!r}.")
+    return value
+
+
 T = TypeVar("T")
 
 
@@ -120,14 +128,20 @@ class Page(Generic[T]):
 class Adapter(abc.ABC):
     """One product's API client for one connector.
 
-    `positions()` is a full read of current stock; `events(since=)` and `orders(since=)` read
-    history after an opaque cursor the adapter itself produced (None: from the beginning, or
-    from `options["history_start"]` when set). Cursors may overlap the previous page: the
-    pipeline deduplicates by source id. Every method raises ConnectorError subclasses only.
+    `positions()` is a full read of current stock. `positions(changed_since=t)` reads only what
+    changed at or after `t` (more is harmless); it is called only on adapters whose class sets
+    `reads_changed_positions`, and must return every bin of each (location, SKU) it returns, so
+    the pipeline can tell that a missing bin of a returned SKU was emptied. `events(since=)` and
+    `orders(since=)` read history after an opaque cursor the adapter itself produced (None: from
+    the beginning, or from `options["history_start"]` when set). Cursors may overlap the previous
+    page: the pipeline deduplicates by source id. Every method raises ConnectorError subclasses only.
     """
 
     product: ClassVar[str]
     roles: ClassVar[frozenset[str]]
+    # True when the product's API can filter positions by their last change (on a clock the hub can
+    # convert to); otherwise every poll reads everything and `changed_since` is always None.
+    reads_changed_positions: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -148,8 +162,8 @@ class Adapter(abc.ABC):
         """The system's own locations (one cheap authenticated call or a few pages)."""
 
     @abc.abstractmethod
-    def positions(self) -> Iterator[Page[PositionRecord]]:
-        """Every current position, page by page."""
+    def positions(self, *, changed_since: dt.datetime | None = None) -> Iterator[Page[PositionRecord]]:
+        """Current positions page by page: every one, or those changed at or after `changed_since`."""
 
     def events(self, *, since: str | None) -> Iterator[Page[EventRecord]]:
         """Change events after the cursor, page by page; none for systems without a history."""

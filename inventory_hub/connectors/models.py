@@ -50,7 +50,8 @@ class Connector(models.Model):
     disabled_at = models.DateTimeField(null=True, blank=True)
     # When the fan-out next enqueues a poll; NULL means "as soon as possible".
     next_poll_at = models.DateTimeField(null=True, blank=True)
-    # Where each history stream ("events", "orders") resumes; advanced only when a poll is stored.
+    # Where each history stream ("events", "orders") resumes, and when the last positions read and
+    # the last full one started ("positions", "positions_full"); advanced only when a poll is stored.
     cursors = models.JSONField(blank=True, default=dict)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -126,6 +127,8 @@ class PollRun(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     pages = models.PositiveIntegerField(default=0)
     positions_seen = models.PositiveBigIntegerField(default=0)
+    # False: only positions changed since the previous read were read, so none could vanish.
+    positions_full_read = models.BooleanField(default=True)
     positions_changed = models.PositiveBigIntegerField(default=0)
     # Records at one of the system's locations that no LocationMapping maps to a hub location.
     records_unmapped = models.PositiveBigIntegerField(default=0)

@@ -4,6 +4,10 @@ Positions arrive as a CSV spool (see fetch.py). PostgreSQL loads it with COPY in
 staging table; SQLite inserts it in chunks. Two set-based statements then write a history row
 only where a value changed and upsert only those positions, so the cost of a poll's writes grows
 with what changed, not with the catalogue. Callers hold the transaction (services.connector_poll).
+
+A full read is the system's whole truth: a stored position it no longer reports is zero. An
+incremental read (only what changed) is the truth only for the (location, SKU) pairs it reports:
+a missing bin of one of those was emptied, everything else is left as it is.
 """
 
 from __future__ import annotations
@@ -92,18 +96,23 @@ _VANISHED = f"""
         WHERE m.location_id = p.location_id AND s.sku = p.sku AND s.bin = p.bin
     )
 """
+# An incremental read speaks only for the (location, SKU) pairs it reports.
+_READ_PAIRS = f"""
+    SELECT m.location_id, s.sku {_MAPPED}
+"""
 
 
-def _positions_vanished_zero(cursor: Any, params: dict[str, Any]) -> int:
-    """SQLite: a full read is the system's whole truth; what it no longer reports (an emptied bin) is zero."""
+def _positions_vanished_zero(cursor: Any, params: dict[str, Any], *, full: bool) -> int:
+    """SQLite: what the read should have reported but did not (an emptied bin) is zero."""
     # SQLite would scan the staging table once per position without this index.
     cursor.execute(f"CREATE INDEX temp.{STAGING}_key ON {STAGING} (sku, bin, external_location_id)")
+    vanished_where = _VANISHED if full else f"{_VANISHED} AND (p.location_id, p.sku) IN ({_READ_PAIRS})"
     cursor.execute(
         f"""
         INSERT INTO observations_positionchange
             (connector_id, location_id, sku, bin, on_hand, allocated, available, incoming, as_of, changed_at, poll_run_id)
         SELECT p.connector_id, p.location_id, p.sku, p.bin, 0, 0, 0, 0, NULL, %(now)s, %(run)s
-        FROM observations_inventoryposition p WHERE {_VANISHED}
+        FROM observations_inventoryposition p WHERE {vanished_where}
         """,
         params,
     )
@@ -114,15 +123,18 @@ def _positions_vanished_zero(cursor: Any, params: dict[str, Any]) -> int:
             UPDATE observations_inventoryposition AS p
             SET on_hand = 0, allocated = 0, available = 0, incoming = 0, as_of = NULL,
                 observed_at = %(now)s, changed_at = %(now)s
-            WHERE {_VANISHED}
+            WHERE {vanished_where}
             """,
             params,
         )
     return vanished
 
 
-def positions_merge(*, connector_id: int, poll_run_id: int, now: dt.datetime) -> tuple[int, int]:
-    """Write history for changed positions, then upsert them; returns (changed, unmapped)."""
+def positions_merge(*, connector_id: int, poll_run_id: int, now: dt.datetime, full: bool = True) -> tuple[int, int]:
+    """Write history for changed positions, then upsert them; returns (changed, unmapped).
+
+    `full`: the staged rows are a full read (see the module docstring for what an incremental one zeroes).
+    """
     params: dict[str, Any] = {
         "connector": connector_id,
         "run": poll_run_id,
@@ -130,7 +142,7 @@ def positions_merge(*, connector_id: int, poll_run_id: int, now: dt.datetime) ->
     }
     with connection.cursor() as cursor:
         if _is_postgres():
-            return _merge_postgres(cursor, params), _unmapped_count(cursor, params)
+            return _merge_postgres(cursor, params, full=full), _unmapped_count(cursor, params)
         # History first: it compares against the positions as they were before this poll.
         cursor.execute(
             f"""
@@ -146,7 +158,7 @@ def positions_merge(*, connector_id: int, poll_run_id: int, now: dt.datetime) ->
             params,
         )
         changed = cursor.rowcount
-        changed += _positions_vanished_zero(cursor, params)
+        changed += _positions_vanished_zero(cursor, params, full=full)
         # Upsert only what changed; unchanged rows are not touched at all.
         cursor.execute(
             f"""
@@ -171,13 +183,15 @@ def positions_merge(*, connector_id: int, poll_run_id: int, now: dt.datetime) ->
     return changed, unmapped
 
 
-def _merge_postgres(cursor: Any, params: dict[str, Any]) -> int:
+def _merge_postgres(cursor: Any, params: dict[str, Any], *, full: bool) -> int:
     """One statement: find new, changed and vanished rows in one read-only pass (a full join of
     the staged rows with the connector's positions), upsert only those, and log them.
 
     Unchanged rows are never touched: an ON CONFLICT on them would still lock (write) each row.
-    A position the full read no longer reports (an emptied bin) becomes zero.
+    A position the read should have reported but did not (an emptied bin) becomes zero; for an
+    incremental read only the positions of the (location, SKU) pairs it reports take part.
     """
+    scope = "" if full else "AND (location_id, sku) IN (SELECT location_id, sku FROM staged)"
     cursor.execute(
         f"""
         WITH staged AS (
@@ -185,7 +199,7 @@ def _merge_postgres(cursor: Any, params: dict[str, Any]) -> int:
             {_MAPPED}
         ), current AS (
             SELECT location_id, sku, bin, on_hand, allocated, available, incoming
-            FROM observations_inventoryposition WHERE connector_id = %(connector)s
+            FROM observations_inventoryposition WHERE connector_id = %(connector)s {scope}
         ), changed AS (
             SELECT COALESCE(s.location_id, p.location_id) AS location_id, COALESCE(s.sku, p.sku) AS sku,
                    COALESCE(s.bin, p.bin) AS bin, COALESCE(s.on_hand, 0) AS on_hand,

@@ -60,7 +60,7 @@ def connector_poll(
         adapter = registry.adapter_class(connector.adapter)(
             connector_config(connector), transport=transport, sleep=sleep
         )
-        fetched = poll_fetch(adapter, cursors=connector.cursors)
+        fetched = poll_fetch(adapter, cursors=connector.cursors, read_at=run.started_at)
         return poll_store(run=run, connector=connector, fetched=fetched, now=now)
     except PermanentConnectorError as exc:
         return connector_services.poll_run_fail(run=run, error=str(exc), permanent=True)
@@ -87,7 +87,9 @@ def poll_store(*, run: PollRun, connector: Connector, fetched: Fetched, now: dt.
         mappings = _location_mappings_sync(connector=connector, locations=fetched.locations)
         ingest.staging_create()
         ingest.staging_load(fetched.positions)
-        changed, unmapped = ingest.positions_merge(connector_id=connector.pk, poll_run_id=run.pk, now=now)
+        changed, unmapped = ingest.positions_merge(
+            connector_id=connector.pk, poll_run_id=run.pk, now=now, full=fetched.positions_full
+        )
         events_new, events_unmapped = _events_store(
             connector=connector, run=run, records=spool_lines(fetched.events), mappings=mappings, now=now
         )
@@ -101,6 +103,7 @@ def poll_store(*, run: PollRun, connector: Connector, fetched: Fetched, now: dt.
             finished_at=now if simulated else timezone.now(),
             pages=fetched.pages,
             positions_seen=fetched.positions_seen,
+            positions_full_read=fetched.positions_full,
             positions_changed=changed,
             records_unmapped=unmapped + events_unmapped + orders_unmapped,
             events_new=events_new,

@@ -288,7 +288,23 @@ def _warehouse_filter(world: World, warehouse_id: str | None) -> Callable[[str],
     return lambda code: code == location.code
 
 
-def warehouse_products_rows(world: World, args: dict[str, Any]) -> list[dict[str, Any]]:
+class LazyRows(Sequence[dict[str, Any]]):
+    """Rows built only when a page reads them: a connection over thousands of products builds one page."""
+
+    def __init__(self, items: Sequence[Any], build: Callable[[Any], dict[str, Any]]) -> None:
+        self._items = items
+        self._build = build
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            return [self._build(item) for item in self._items[index]]
+        return self._build(self._items[index])
+
+
+def warehouse_products_rows(world: World, args: dict[str, Any]) -> Sequence[dict[str, Any]]:
     in_warehouse = _warehouse_filter(world, args.get("warehouse_id"))
     bounds = {
         name: _parse_time(args.get(name)) for name in ("created_from", "created_to", "updated_from", "updated_to")
@@ -304,8 +320,8 @@ def warehouse_products_rows(world: World, args: dict[str, Any]) -> list[dict[str
             continue
         if not _within(product.updated_at, bounds["updated_from"], bounds["updated_to"]):
             continue
-        rows.append(_warehouse_product(world, product))
-    return rows
+        rows.append(product)
+    return LazyRows(rows, lambda product: _warehouse_product(world, product))
 
 
 def inventory_changes_rows(world: World, args: dict[str, Any]) -> list[dict[str, Any]]:

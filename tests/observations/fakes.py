@@ -32,6 +32,9 @@ class FakeSystem:
     fail_with: Exception | None = None
     positions_started: threading.Event = dataclasses.field(default_factory=threading.Event)
     release: threading.Event | None = None  # when set, positions() waits for it (concurrency tests)
+    reads_changed: bool = False  # answer positions(changed_since=) with only the (location, SKU) changed since
+    changed_at: dict[tuple[str, str], dt.datetime] = dataclasses.field(default_factory=dict)  # default T0
+    positions_calls: list[dt.datetime | None] = dataclasses.field(default_factory=list)
 
 
 SYSTEM = FakeSystem()
@@ -47,14 +50,24 @@ class FakeAdapter(Adapter):
     def locations(self) -> list[ExternalLocation]:
         return list(SYSTEM.locations)
 
-    def positions(self) -> Iterator[Page[PositionRecord]]:
+    @property
+    def reads_changed_positions(self) -> bool:  # type: ignore[override]
+        return SYSTEM.reads_changed
+
+    def positions(self, *, changed_since: dt.datetime | None = None) -> Iterator[Page[PositionRecord]]:
+        SYSTEM.positions_calls.append(changed_since)
         SYSTEM.positions_started.set()
         if SYSTEM.release is not None:
             SYSTEM.release.wait(timeout=30)
         if SYSTEM.fail_with is not None:
             raise SYSTEM.fail_with
-        for start in range(0, len(SYSTEM.positions), SYSTEM.page_size):
-            yield Page(tuple(SYSTEM.positions[start : start + SYSTEM.page_size]))
+        records = [
+            p
+            for p in SYSTEM.positions
+            if changed_since is None or SYSTEM.changed_at.get((p.external_location_id, p.sku), T0) >= changed_since
+        ]
+        for start in range(0, len(records), SYSTEM.page_size):
+            yield Page(tuple(records[start : start + SYSTEM.page_size]))
 
     def events(self, *, since: str | None) -> Iterator[Page[EventRecord]]:
         records = [e for e in SYSTEM.events if since is None or e.occurred_at.isoformat() >= since]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 import tracemalloc
 from unittest import mock
@@ -13,7 +14,7 @@ from inventory_hub.connectors import registry
 from inventory_hub.connectors.base import ExternalLocation, PermanentConnectorError, TransientConnectorError
 from inventory_hub.connectors.models import Connector, LocationMapping, PollRun
 from inventory_hub.observations import services
-from inventory_hub.observations.fetch import poll_fetch
+from inventory_hub.observations.fetch import POSITIONS_OVERLAP, poll_fetch
 from inventory_hub.observations.models import InventoryEvent, InventoryPosition, Order, OrderLine, PositionChange
 from tests.factories import ConnectorFactory, LocationFactory
 from tests.observations import fakes
@@ -219,3 +220,121 @@ def test_two_workers_polling_the_same_connector_at_once_store_it_once(connector,
     assert PollRun.objects.count() == 1
     assert InventoryPosition.objects.count() == 4
     assert PositionChange.objects.count() == 4
+
+
+# --- incremental position reads -----------------------------------------------------------------
+
+T1 = fakes.T0 + dt.timedelta(hours=1)
+
+
+@pytest.fixture
+def incremental(fake_system):
+    fake_system.reads_changed = True
+    return fake_system
+
+
+def _positions():
+    return {(p.location.code, p.sku, p.bin): p.on_hand for p in InventoryPosition.objects.select_related("location")}
+
+
+def test_the_first_poll_reads_in_full_and_the_next_reads_from_its_start_less_the_overlap(connector, incremental):
+    first = services.connector_poll(connector_id=connector.pk, now=T1)
+    second = services.connector_poll(connector_id=connector.pk, now=T1 + dt.timedelta(minutes=5))
+
+    connector.refresh_from_db()
+    assert incremental.positions_calls == [None, T1 - POSITIONS_OVERLAP]
+    assert (first.positions_full_read, second.positions_full_read) == (True, False)
+    assert (connector.cursors["positions"], connector.cursors["positions_full"]) == (
+        (T1 + dt.timedelta(minutes=5)).isoformat(),
+        T1.isoformat(),
+    )
+
+
+def test_an_incremental_poll_stores_what_changed_and_leaves_positions_it_did_not_report(connector, incremental):
+    services.connector_poll(connector_id=connector.pk, now=T1)
+    incremental.positions[0] = position("wh-1", "SKU-A", 40)
+    incremental.changed_at[("wh-1", "SKU-A")] = T1 + dt.timedelta(minutes=3)
+    del incremental.positions[2]  # wh-2 SKU-A is gone, which only a full read can tell
+
+    run = services.connector_poll(connector_id=connector.pk, now=T1 + dt.timedelta(minutes=5))
+
+    assert (run.positions_full_read, run.positions_seen, run.positions_changed) == (False, 2, 1)
+    assert _positions() == {
+        ("FC-1", "SKU-A", ""): 40,
+        ("FC-1", "SKU-A", "QUARANTINE"): 3,
+        ("FC-1", "SKU-B", ""): 5,
+        ("STORE-B", "SKU-A", ""): 12,
+    }
+    assert PositionChange.objects.filter(location__code="STORE-B").count() == 1
+
+
+def test_a_full_read_once_the_interval_has_passed_zeroes_the_positions_that_vanished(connector, incremental):
+    connector.options = {"full_read_minutes": 30}
+    connector.save()
+    services.connector_poll(connector_id=connector.pk, now=T1)
+    del incremental.positions[2]
+    services.connector_poll(connector_id=connector.pk, now=T1 + dt.timedelta(minutes=25))
+
+    run = services.connector_poll(connector_id=connector.pk, now=T1 + dt.timedelta(minutes=30))
+
+    assert incremental.positions_calls[-1] is None
+    assert (run.positions_full_read, run.positions_changed) == (True, 1)
+    assert _positions()[("STORE-B", "SKU-A", "")] == 0
+    connector.refresh_from_db()
+    assert connector.cursors["positions_full"] == (T1 + dt.timedelta(minutes=30)).isoformat()
+
+
+def test_an_incremental_poll_zeroes_an_emptied_bin_of_a_sku_it_reports(connector, incremental):
+    services.connector_poll(connector_id=connector.pk, now=T1)
+    del incremental.positions[3]  # the QUARANTINE bin of wh-1 SKU-A was emptied
+    incremental.changed_at[("wh-1", "SKU-A")] = T1 + dt.timedelta(minutes=1)
+
+    run = services.connector_poll(connector_id=connector.pk, now=T1 + dt.timedelta(minutes=5))
+
+    assert (run.positions_full_read, run.positions_changed) == (False, 1)
+    assert _positions()[("FC-1", "SKU-A", "QUARANTINE")] == 0
+    assert _positions()[("FC-1", "SKU-A", "")] == 47
+
+
+def test_a_failure_halfway_through_storing_an_incremental_poll_leaves_the_positions_cursors_unchanged(
+    connector, incremental
+):
+    services.connector_poll(connector_id=connector.pk, now=T1)
+    incremental.positions[0] = position("wh-1", "SKU-A", 40)
+    incremental.changed_at[("wh-1", "SKU-A")] = T1 + dt.timedelta(minutes=3)
+    before = _state(connector)
+
+    with (
+        mock.patch.object(services, "_orders_store", side_effect=RuntimeError("disk full")),
+        pytest.raises(RuntimeError),
+    ):
+        services.connector_poll(connector_id=connector.pk, now=T1 + dt.timedelta(minutes=5))
+
+    assert _state(connector) == before
+    assert connector.cursors["positions"] == T1.isoformat()
+    run = services.connector_poll(connector_id=connector.pk, now=T1 + dt.timedelta(minutes=10))
+    assert incremental.positions_calls[-1] == T1 - POSITIONS_OVERLAP
+    assert (run.positions_full_read, run.positions_changed) == (False, 1)
+
+
+def test_a_clock_gone_back_reads_in_full(connector, incremental):
+    services.connector_poll(connector_id=connector.pk, now=T1)
+
+    run = services.connector_poll(connector_id=connector.pk, now=T1 - dt.timedelta(minutes=10))
+
+    assert incremental.positions_calls == [None, None]
+    assert run.positions_full_read is True
+
+
+def test_a_full_read_interval_that_is_not_a_positive_integer_disables_the_connector(connector, incremental):
+    connector.options = {"full_read_minutes": "hourly"}
+    connector.save()
+
+    run = services.connector_poll(connector_id=connector.pk, now=T1)
+
+    connector.refresh_from_db()
+    assert (run.status, connector.enabled) == ("failed", False)
+    assert connector.disabled_reason == (
+        f"{connector.name}: option full_read_minutes must be a positive integer, not 'hourly'."
+    )
+    assert InventoryPosition.objects.exists() is False

@@ -167,3 +167,28 @@ def test_cascade_loops_run_adjustment_backflush_reconciliation_in_order():
     complete = [s for s in steps.values() if len(s) == 3]
     assert complete
     assert all(s == ["erp_adjustment", "wms_backflush", "erp_reconciliation"] for s in complete)
+
+
+def test_every_change_of_a_wms_product_or_a_storefront_level_moves_its_updated_at():
+    # The hub reads positions incrementally by these stamps (updated_from, updated_at:>), so a
+    # change that left them behind would never be read until the next full read.
+    simulation = Simulation(load_scenario("stressed"))
+    world = simulation.world
+
+    def snapshot():
+        wms = {
+            k: (p.on_hand, p.allocated, p.available, tuple(sorted(p.bins.items())))
+            for k, p in world.wms_products.items()
+        }
+        shop = {k: tuple(sorted(level.quantities.items())) for k, level in world.shop_levels.items()}
+        return wms, shop
+
+    stale = []
+    for _ in range(24):
+        (wms, shop), since = snapshot(), world.now
+        simulation.advance(1800)
+        wms_after, shop_after = snapshot()
+        stale += [k for k in wms if wms[k] != wms_after[k] and world.wms_products[k].updated_at <= since]
+        stale += [k for k in shop if shop[k] != shop_after[k] and world.shop_levels[k].updated_at <= since]
+
+    assert stale == []

@@ -83,8 +83,13 @@ class ErpNextAdapter(Adapter):
                     found.append(location)
         return found
 
-    def positions(self) -> Iterator[Page[PositionRecord]]:
-        """Every Bin (item × warehouse balance), one page per response."""
+    def positions(self, *, changed_since: dt.datetime | None = None) -> Iterator[Page[PositionRecord]]:
+        """Every Bin (item × warehouse balance), one page per response.
+
+        Always a full read (`reads_changed_positions` stays False): Bin.modified is stamped by the
+        ERP's own clock, which may be skewed by an unknown offset, so a `modified >` filter built
+        from the hub's clock could skip changes.
+        """
         for body in self._pages("Bin", BIN_FIELDS, (), NAME_ORDER):
             rows = parsing.data_rows(body)
             yield Page(records=tuple(parsing.bin_position(row, i, self.zone) for i, row in enumerate(rows)))

@@ -16,8 +16,8 @@ from inventory_hub.connectors.base import (
     EventRecord,
     ExternalLocation,
     Page,
-    PermanentConnectorError,
     PositionRecord,
+    positive_int_option,
 )
 from inventory_hub.connectors.shiphero import parsing
 from inventory_hub.connectors.shiphero.client import CreditBucket, ShipHeroClient, bucket_for
@@ -47,8 +47,8 @@ _BINS_SELECTION = """
 
 POSITIONS_QUERY = (
     """
-query ShipHeroWarehouseProducts($first: Int!, $after: String, $bins: Int!) {
-  warehouse_products(active: true) {
+query ShipHeroWarehouseProducts($first: Int!, $after: String, $bins: Int!, $updated_from: ISODateTime) {
+  warehouse_products(active: true, updated_from: $updated_from) {
     request_id
     complexity
     data(first: $first, after: $after) {
@@ -114,6 +114,9 @@ class ShipHeroAdapter(Adapter):
 
     product = "shiphero"
     roles = frozenset({"wms"})
+    # `updated_from` filters on WarehouseProduct.updated_at (UTC), which moves with on hand,
+    # allocated and available (allocations and picks included); a returned product lists all its bins.
+    reads_changed_positions = True
 
     def __init__(self, config: ConnectorConfig, **kwargs: Any) -> None:
         super().__init__(config, **kwargs)
@@ -125,12 +128,7 @@ class ShipHeroAdapter(Adapter):
         return ShipHeroClient(self.config, bucket=self._bucket, transport=self.transport, sleep=self.sleep)
 
     def _option(self, name: str, default: int) -> int:
-        value = self.config.options.get(name, default)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise PermanentConnectorError(
-                f"{self.config.name}: option {name} must be a positive integer, not {value!r}."
-            )
-        return value
+        return positive_int_option(self.config, name, default)
 
     def locations(self) -> list[ExternalLocation]:
         """The account's warehouses (GraphQL id and identifier)."""
@@ -138,14 +136,16 @@ class ShipHeroAdapter(Adapter):
             payload = client.query(LOCATIONS_QUERY, {}, root="account", cost=1)
         return parsing.parse_locations(payload)
 
-    def positions(self) -> Iterator[Page[PositionRecord]]:
-        """Every active warehouse product: a warehouse-level record, then one per bin holding stock."""
+    def positions(self, *, changed_since: dt.datetime | None = None) -> Iterator[Page[PositionRecord]]:
+        """Active warehouse products (all, or updated since): a warehouse-level record, then its stocked bins."""
         first = self._option("page_size", PAGE_SIZE)
         bins = self._option("bins_per_product", BINS_PER_PRODUCT)
         after: str | None = None
         with self._client() as client:
             while True:
-                variables = {"first": first, "after": after, "bins": bins}
+                variables: dict[str, Any] = {"first": first, "after": after, "bins": bins}
+                if changed_since is not None:
+                    variables["updated_from"] = iso_datetime(changed_since)
                 payload = client.query(POSITIONS_QUERY, variables, root="warehouse_products", cost=1 + first * bins)
                 page = parsing.parse_positions(payload)
                 records = list(page.records)
@@ -192,3 +192,8 @@ class ShipHeroAdapter(Adapter):
                 if not page.page_info.has_next_page:
                     return
                 after = page.page_info.end_cursor
+
+
+def iso_datetime(moment: dt.datetime) -> str:
+    """An ISODateTime argument: UTC with its offset, whole seconds rounded down (stamps have whole seconds)."""
+    return moment.astimezone(dt.UTC).replace(microsecond=0).isoformat()

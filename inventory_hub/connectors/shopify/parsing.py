@@ -156,8 +156,10 @@ def parse_levels(payload: Any) -> tuple[list[PositionRecord], PageInfo]:
     records = []
     for node in nodes:
         sku = node.key("item").obj().key("sku").as_opt_str()
-        as_of = node.key("updatedAt").as_datetime()
-        quantities = _quantities(node.key("quantities"))
+        quantities, available_at = _quantities(node.key("quantities"))
+        # The stamp of the number the hub compares: a fulfilment lowering on hand moves the
+        # level's updatedAt but not the available quantity's (null on old API versions: the level's).
+        as_of = available_at or node.key("updatedAt").as_datetime()
         if not sku:
             # The hub keys every position by SKU: an item without one cannot be compared with the
             # WMS or ERP, so it is left out rather than stored under an empty key.
@@ -176,14 +178,20 @@ def parse_levels(payload: Any) -> tuple[list[PositionRecord], PageInfo]:
     return records, info
 
 
-def _quantities(field: Field) -> dict[str, int]:
+def _quantities(field: Field) -> tuple[dict[str, int], dt.datetime | None]:
+    """Named quantities, and when `available` last changed (when Shopify says)."""
     found: dict[str, int] = {}
+    available_at = None
     for entry in field.as_list():
-        found[entry.key("name").as_str()] = entry.key("quantity").as_int()
+        name = entry.key("name").as_str()
+        found[name] = entry.key("quantity").as_int()
+        stamp = entry.opt("updatedAt")
+        if name == "available" and stamp is not None:
+            available_at = stamp.as_datetime()
     missing = [name for name in QUANTITY_NAMES if name not in found]
     if missing:
         raise field.fail(f"lacks {', '.join(missing)}")
-    return found
+    return found, available_at
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -439,3 +439,48 @@ def test_sandbox_events_equal_the_wms_changes_and_resume_from_the_cursor(sandbox
         if c.created_at.replace(microsecond=0) >= since
     ]
     assert later != []
+
+
+# --- incremental reads --------------------------------------------------------------------------
+
+
+def test_positions_changed_since_filter_on_updated_from_in_utc_whole_seconds():
+    fake = FakeShipHero(recorded("warehouse_products_page1"), recorded("warehouse_products_page2"))
+    since = dt.datetime(2026, 11, 2, 10, 58, 30, 750_000, tzinfo=dt.timezone(dt.timedelta(hours=1)))
+
+    pages = list(fake.adapter().positions(changed_since=since))
+
+    assert ShipHeroAdapter.reads_changed_positions is True
+    assert [request["variables"] for request in fake.requests] == [
+        {"first": 50, "after": None, "bins": 20, "updated_from": "2026-11-02T09:58:30+00:00"},
+        {"first": 50, "after": "YXJyYXljb25uZWN0aW9uOjE=", "bins": 20, "updated_from": "2026-11-02T09:58:30+00:00"},
+    ]
+    assert sum(len(page.records) for page in pages) == 7
+
+
+def test_sandbox_positions_changed_since_are_the_products_updated_since_with_all_their_stocked_bins():
+    scenario = load_scenario("two-stores-and-an-fc")
+    sim = Simulation(scenario)
+    sim.advance_to(scenario.start + dt.timedelta(hours=12))
+    since = sim.world.now - dt.timedelta(hours=1)
+    time = SimulatedTime()
+    app = SandboxApp(sim.world, apis={"shiphero": ShipHeroApi(sim.world, clock=time.clock)})
+    config = ConnectorConfig(
+        name="ShipHero",
+        base_url="http://sandbox/shiphero",
+        credentials={"access_token": sim.world.credentials.shiphero_access_token},
+    )
+    adapter = ShipHeroAdapter(config, transport=sandbox_transport(app), sleep=time.sleep, clock=time.clock)
+
+    records = [r for page in adapter.positions(changed_since=since) for r in page.records]
+
+    changed = [p for p in sim.world.wms_products.values() if p.updated_at >= since.replace(microsecond=0)]
+    expected = {}
+    for p in changed:
+        warehouse = b64(f"Warehouse:{sim.world.locations[p.location].shiphero_id}")
+        expected[(warehouse, p.sku, "")] = (p.on_hand, p.allocated, p.available)
+        for name, quantity in p.bins.items():
+            if quantity:
+                expected[(warehouse, p.sku, name)] = (quantity, 0, 0 if name in p.non_sellable_bins else quantity)
+    assert 0 < len(changed) < len(sim.world.wms_products)
+    assert {(r.external_location_id, r.sku, r.bin): (r.on_hand, r.allocated, r.available) for r in records} == expected

@@ -447,7 +447,8 @@ def test_positions_from_the_sandbox_equal_its_shop_levels(sandbox):
             level.quantities["committed"] + level.quantities["reserved"],
             level.quantities["available"],
             level.quantities["incoming"],
-            level.updated_at.replace(microsecond=0),
+            # The stamp of the available quantity, which the hub compares.
+            level.quantity_updated_at["available"].replace(microsecond=0),
         )
         for (code, sku), level in world.shop_levels.items()
     }

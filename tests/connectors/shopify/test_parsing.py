@@ -75,6 +75,31 @@ def test_timestamps_with_an_offset_become_utc():
     assert records[0].as_of == dt.datetime(2024, 4, 30, 18, 0, tzinfo=dt.UTC)
 
 
+def test_the_stamp_is_when_available_changed_not_when_the_level_did():
+    # A fulfilment lowers on hand and committed: the level's updatedAt moves, available's does not.
+    payload = _response("levels_page2.json")
+    node = payload["data"]["location"]["inventoryLevels"]["nodes"][0]
+    node["updatedAt"] = "2024-04-30T18:30:00Z"
+    for quantity in node["quantities"]:
+        quantity["updatedAt"] = "2024-04-30T18:30:00Z" if quantity["name"] != "available" else "2024-04-30T17:05:00Z"
+
+    records, _ = parsing.parse_levels(payload)
+
+    assert records[0].as_of == dt.datetime(2024, 4, 30, 17, 5, tzinfo=dt.UTC)
+
+
+def test_without_quantity_stamps_the_levels_updated_at_is_used():
+    payload = _response("levels_page2.json")
+    node = payload["data"]["location"]["inventoryLevels"]["nodes"][0]
+    node["updatedAt"] = "2024-04-30T18:30:00Z"
+    for quantity in node["quantities"]:
+        quantity["updatedAt"] = None
+
+    records, _ = parsing.parse_levels(payload)
+
+    assert records[0].as_of == dt.datetime(2024, 4, 30, 18, 30, tzinfo=dt.UTC)
+
+
 def test_a_level_missing_quantities_is_rejected_naming_the_field():
     payload = _response("levels_page1.json")
     del payload["data"]["location"]["inventoryLevels"]["nodes"][1]["quantities"]
