@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+from django.core.cache import cache
 from django.test import Client
 
 from inventory_hub.core import roles
@@ -16,6 +17,14 @@ def _plain_static_storage(settings):
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    # Cached estimates (clock offsets) are keyed by ids a rolled-back test may hand out again.
+    cache.clear()
+    yield
+    cache.clear()
 
 
 def _client_for(role: str) -> Client:

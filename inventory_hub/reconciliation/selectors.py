@@ -12,6 +12,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
+from django.core.cache import cache
 from django.db import connection
 from django.db.models import Q, QuerySet
 
@@ -375,6 +376,9 @@ HISTORY_FIELDS = (
 )
 # Changes read per connector to estimate its clock offset: plenty for the smallest poll delay to be small.
 CLOCK_SAMPLE_ROWS = 2000
+# A clock's offset drifts slowly: one estimate serves every read within this many seconds of
+# `until` (a trace built on its own then costs no offset queries).
+CLOCK_CACHE_SECONDS = 300
 # How far before the sample's first poll to look for the poll before it.
 MAX_POLL_GAP = dt.timedelta(days=1)
 
@@ -382,7 +386,13 @@ MAX_POLL_GAP = dt.timedelta(days=1)
 def clock_offset_map(*, connector_ids: Iterable[int], until: dt.datetime) -> dict[int, dt.timedelta | None]:
     """connector_id → its clock's offset from the hub's, estimated from its latest stamped changes (two queries each)."""
     offsets: dict[int, dt.timedelta | None] = {}
+    bucket = int(until.timestamp()) // CLOCK_CACHE_SECONDS
     for connector_id in connector_ids:
+        cache_key = f"clock-offset:{connector_id}:{bucket}"
+        cached = cache.get(cache_key)
+        if cached is not None:
+            offsets[connector_id] = cached[0]
+            continue
         rows = list(
             PositionChange.objects.filter(connector_id=connector_id, as_of__isnull=False, changed_at__lte=until)
             .order_by("-changed_at")
@@ -409,6 +419,7 @@ def clock_offset_map(*, connector_ids: Iterable[int], until: dt.datetime) -> dic
                 after_pairs.append((stamp, starts[index]))
         pairs = [(row[3], row[4]) for row in rows]
         offsets[connector_id] = clock_offset_estimate(pairs, after_pairs)
+        cache.set(cache_key, (offsets[connector_id],), CLOCK_CACHE_SECONDS)
     return offsets
 
 
