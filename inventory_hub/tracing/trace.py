@@ -244,6 +244,17 @@ def wms_timeline(
             entries.append(TimelineEntry(observation.at, ALLOCATION, rest, before, state.available, inferred=True))
         state = _anchor(observation, state.reserve)
         start = end
+    # An observation stamped at `until` itself (the order's own allocation was its last change)
+    # still tells what else was allocated before it: the rise beyond the orders placed at `until`.
+    closing = [o for o in observations if o.at == until]
+    if closing:
+        at_until = sum(o.quantity for o in orders if o.at == until)
+        rest = closing[-1].allocated - at_until - state.allocated
+        if rest > 0:
+            before = state.available
+            state.allocated += rest
+            at = until - dt.timedelta(microseconds=1)  # at or before the order; stamps are whole seconds
+            entries.append(TimelineEntry(at, ALLOCATION, rest, before, state.available, inferred=True))
     return Timeline(
         entries=tuple(entries),
         available=state.available,

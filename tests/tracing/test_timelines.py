@@ -203,6 +203,27 @@ def test_only_the_rise_in_allocated_that_own_orders_leave_unexplained_is_inferre
     assert "allocation of 6 to another channel at 10:08" in result.explanation
 
 
+def test_an_allocation_seen_only_in_the_observation_stamped_at_the_order_came_before_it():
+    # 8 available; a wholesale allocation of 4 at 10:17:38 and the web order for 5 at 10:17:41 land
+    # in one poll, whose stamp is the order's own: allocated rose by 9, of which 5 are the order.
+    order = trace.OrderAllocation(_at(17 + 41 / 60), 5, "web")
+    timeline = trace.wms_timeline(
+        observations=[_observation(0, on_hand=8), _observation(17 + 41 / 60, on_hand=8, allocated=9)],
+        events=[],
+        orders=[order],
+        until=order.at,
+    )
+
+    result = trace.oversell_trace(
+        order=trace.OrderFacts(at=order.at, quantity=5, channel="web"), shown=8, timeline=timeline
+    )
+
+    assert (result.oversold, result.truth, result.shortfall) == (True, 4, 1)
+    assert result.root_cause == trace.CHANNEL_ALLOCATION
+    assert result.origin is not None and (result.origin.inferred, result.origin.delta) == (True, 4)
+    assert result.origin.at < order.at
+
+
 # --- A boundary mismatch -----------------------------------------------------------------------
 
 
