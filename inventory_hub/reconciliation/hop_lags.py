@@ -229,6 +229,14 @@ def _key_samples(
             for i, at in sorted(found.items())
         ]
         erp_at = {r.upstream_index: r for r in lineage.sources_preferred(reflections, sources)}
+        wms_times, erp_times = [reading.at for reading in wms], [reading.at for reading in erp]
+        for i, reflection in erp_at.items():
+            if reflection.method == lineage.VALUE_MATCH and lineage.already_shown(
+                wms, wms_times, erp, erp_times, wms[i].at, lineage.same_value
+            ):
+                # The ERP's number already was what this state calls for (its boundary counts the
+                # bin the units moved into): nothing to carry, so no sync can date it.
+                erp_at[i] = dataclasses.replace(reflection, reflected_at=wms[i].at, method=lineage.UNCHANGED)
     # What is sampled: each change of the WMS comparable, and each on-hand movement the ERP's ledger
     # dates that changed no comparable (a pick lowers on hand and allocated together): (time, index
     # of the WMS state that includes it, the ERP's reflection).

@@ -345,7 +345,7 @@ def sync_reflections(
     found: list[tuple[dt.datetime | None, str]] = []
     for index, start in changes:
         carried = None
-        if start is not None and _already_shown(middle, middle_times, downstream, downstream_times, start, accepts):
+        if start is not None and already_shown(middle, middle_times, downstream, downstream_times, start, accepts):
             found.append((start, UNCHANGED))
             continue
         for at in syncs[bisect.bisect_left(syncs, start) :] if start is not None else ():
@@ -365,7 +365,7 @@ def sync_reflections(
     return found
 
 
-def _already_shown(
+def already_shown(
     middle: Sequence[Reading],
     middle_times: Sequence[dt.datetime],
     downstream: Sequence[Reading],

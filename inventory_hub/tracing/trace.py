@@ -355,6 +355,8 @@ def oversell_trace(
     facts = hop_facts_for(lineage, origin.at) if origin is not None else None
     erp_at = facts.erp_at if facts and facts.erp_at and facts.erp_at <= t else None
     storefront_at = facts.storefront_at if facts and facts.storefront_at and facts.storefront_at <= t else None
+    if origin is not None and origin.is_allocation and origin.channel and not origin.inferred:
+        storefront_at = origin.at  # the storefront's own order: it took the units off when it was placed
     excluded = timeline.excluded_on_hand
     counts_excluded = excluded > 0 and (
         erp_comparable is None or timeline.comparable is None or erp_comparable >= timeline.comparable + excluded
