@@ -7,6 +7,7 @@ import datetime as dt
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 
+from django.core.cache import cache
 from django.db.models import Q, QuerySet
 
 from inventory_hub.connectors.models import Role
@@ -18,6 +19,9 @@ from inventory_hub.tracing import trace
 from inventory_hub.tracing.models import Oversell
 
 Key = tuple[int, str]
+# The WMS reserve is a setting that rarely changes; reading it over a location's every SKU once
+# in this many seconds keeps one trace cheap.
+RESERVE_CACHE_SECONDS = 300
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -113,7 +117,7 @@ def key_facts_map(*, keys: Iterable[Key], until: dt.datetime) -> dict[Key, KeyFa
             if storefront_ids and Hop.WMS_STOREFRONT not in hops:
                 continue  # a movement that changed no available (a pick): never an originating event
             facts[key].lineage.append(trace.HopFacts(changed_at, hops.get(Hop.WMS_ERP), hops.get(Hop.WMS_STOREFRONT)))
-    reserves = _location_reserves(wms_ids=wms_ids, location_ids={key[0] for key in facts}, excluded=excluded)
+    reserves = _location_reserves_cached(wms_ids=wms_ids, location_ids={key[0] for key in facts}, excluded=excluded)
     for (location_id, _sku), found in facts.items():
         found.default_reserve = reserves.get(location_id, 0)
     for found in facts.values():
@@ -174,6 +178,26 @@ def _wms_observations(
                     available=sum(t[2] for t in totals.values()),
                 )
             )
+
+
+def _location_reserves_cached(
+    *, wms_ids: list[int], location_ids: set[int], excluded: dict[tuple[int, int], frozenset[str]]
+) -> dict[int, int]:
+    """`_location_reserves`, remembered per location for RESERVE_CACHE_SECONDS (a setting, read over every SKU)."""
+    found: dict[int, int] = {}
+    missing = set()
+    for location_id in location_ids:
+        cached = cache.get(f"wms-reserve:{location_id}")
+        if cached is None:
+            missing.add(location_id)
+        else:
+            found[location_id] = cached
+    if missing:
+        fresh = _location_reserves(wms_ids=wms_ids, location_ids=missing, excluded=excluded)
+        for location_id in missing:
+            found[location_id] = fresh.get(location_id, 0)
+            cache.set(f"wms-reserve:{location_id}", found[location_id], RESERVE_CACHE_SECONDS)
+    return found
 
 
 def _location_reserves(
