@@ -181,6 +181,26 @@ def _reserve_guess(observations: Sequence[WmsObservation], until: dt.datetime, d
     return source.on_hand - source.excluded_on_hand - source.allocated - source.available
 
 
+def _entries_in_first_observation(state: _State, stamped: Sequence[WmsEvent | OrderAllocation]) -> list[TimelineEntry]:
+    """On-hand events stamped at the first observation's own instant: it shows them done.
+
+    Their entries are rebuilt by taking each delta back off, latest first, so an event the hub
+    first saw already applied can still be an originating event.
+    """
+    events = [change for change in stamped if isinstance(change, WmsEvent)]
+    rebuilt = []
+    probe = dataclasses.replace(state)
+    for event in reversed(events):
+        after = probe.available
+        probe.on_hand -= event.delta
+        if event.excluded_bin:
+            probe.excluded -= event.delta
+        rebuilt.append(
+            TimelineEntry(event.at, event.kind, event.delta, probe.available, after, event_id=event.event_id)
+        )
+    return rebuilt[::-1]
+
+
 def wms_timeline(
     *,
     observations: Sequence[WmsObservation],
@@ -208,6 +228,7 @@ def wms_timeline(
     times = [item[0] for item in changes]
     entries: list[TimelineEntry] = []
     state = _anchor(seen[0], _reserve_guess(observations, until, default_reserve))
+    entries += _entries_in_first_observation(state, [c for at, _, c in changes if at == seen[0].at])
     boundaries = [*(o.at for o in seen[1:]), until]
     start = seen[0].at
     for index, end in enumerate(boundaries):

@@ -154,6 +154,21 @@ def test_after_a_receipt_restored_stock_the_later_crossing_is_the_origin():
     )
 
 
+def test_a_count_the_first_observation_already_shows_can_still_be_the_origin():
+    # The hub's first poll at 10:04 sees 0 on hand, stamped by the 10:04 cycle count that took
+    # 3 → 0; an order for 2 at 10:20 (the storefront still showing 3) traces back to that count.
+    count = _event(4, "cycle_count", -3, after=0, event_id=11)
+    timeline = trace.wms_timeline(observations=[_observation(4, on_hand=0)], events=[count], until=_at(20))
+
+    result = trace.oversell_trace(
+        order=trace.OrderFacts(at=_at(20), quantity=2, channel="web"), shown=3, timeline=timeline
+    )
+
+    assert (result.truth, result.shortfall) == (0, 2)
+    assert result.origin is not None
+    assert (result.origin.event_id, result.origin.available_before, result.origin.available_after) == (11, 3, 0)
+
+
 # --- An allocation to another channel ----------------------------------------------------------
 
 
