@@ -152,26 +152,11 @@ def _groups(rows: list[HistoryRow]) -> Iterable[tuple[dt.datetime, list[HistoryR
 
 def _wms_series(rows: list[HistoryRow], *, excluded: Mapping[tuple[int, int], frozenset[str]]) -> list[lineage.Reading]:
     """The WMS comparable (and its all-bins alternative) over time, stamped by the WMS's own clock."""
-    totals: dict[int, tuple[int, int]] = {}
-    excluded_on_hand: dict[tuple[int, str], int] = {}
-    series: list[lineage.Reading] = []
-    for changed_at, group in _groups(rows):
-        stamps = []
-        for connector_id, location_id, _sku, bin_name, on_hand, allocated, _available, as_of, _ in group:
-            if not bin_name:
-                totals[connector_id] = (on_hand, allocated)
-            elif bin_name in excluded.get((connector_id, location_id), frozenset()):
-                excluded_on_hand[(connector_id, bin_name)] = on_hand
-            else:
-                continue
-            if as_of is not None:
-                stamps.append(as_of)
-        if not totals:
-            continue
-        all_bins = sum(on_hand - allocated for on_hand, allocated in totals.values())
-        value = all_bins - sum(q for (connector_id, _), q in excluded_on_hand.items() if connector_id in totals)
-        at = max(stamps) if stamps else changed_at
-        series.append(lineage.Reading(at=at, value=value, alternatives=(all_bins,) if all_bins != value else ()))
+    series = []
+    for poll in selectors.wms_poll_totals(rows, excluded=excluded):
+        all_bins = poll.on_hand - poll.allocated
+        value = all_bins - poll.excluded_on_hand
+        series.append(lineage.Reading(at=poll.at, value=value, alternatives=(all_bins,) if all_bins != value else ()))
     return _in_time_order(series)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import bisect
 import dataclasses
 import datetime as dt
+import itertools
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
@@ -421,6 +422,53 @@ def clock_offset_map(*, connector_ids: Iterable[int], until: dt.datetime) -> dic
         offsets[connector_id] = clock_offset_estimate(pairs, after_pairs)
         cache.set(cache_key, (offsets[connector_id],), CLOCK_CACHE_SECONDS)
     return offsets
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class WmsPollTotal:
+    """A key's WMS totals as of one poll (summed over WMS connectors), stamped by the WMS's own clock."""
+
+    at: dt.datetime
+    on_hand: int
+    excluded_on_hand: int  # on hand in the bins the boundary excludes
+    allocated: int
+    available: int
+
+
+def wms_poll_totals(
+    rows: Iterable[tuple[Any, ...]], *, excluded: Mapping[tuple[int, int], frozenset[str]]
+) -> list[WmsPollTotal]:
+    """One key's WMS history rows (HISTORY_FIELDS, in changed_at order) folded poll by poll.
+
+    A poll writes a location total and its bins together (same changed_at); each connector's
+    latest total and excluded bins carry over to later polls that did not change them.
+    """
+    totals: dict[int, tuple[int, int, int]] = {}
+    excluded_on_hand: dict[tuple[int, str], int] = {}
+    found: list[WmsPollTotal] = []
+    for changed_at, group in itertools.groupby(rows, key=lambda row: row[8]):
+        stamps = []
+        for connector_id, location_id, _sku, bin_name, on_hand, allocated, available, as_of, _ in group:
+            if not bin_name:
+                totals[connector_id] = (on_hand, allocated, available)
+            elif bin_name in excluded.get((connector_id, location_id), frozenset()):
+                excluded_on_hand[(connector_id, bin_name)] = on_hand
+            else:
+                continue
+            if as_of is not None:
+                stamps.append(as_of)
+        if not totals:
+            continue
+        found.append(
+            WmsPollTotal(
+                at=max(stamps) if stamps else changed_at,
+                on_hand=sum(t[0] for t in totals.values()),
+                excluded_on_hand=sum(q for (c, _), q in excluded_on_hand.items() if c in totals),
+                allocated=sum(t[1] for t in totals.values()),
+                available=sum(t[2] for t in totals.values()),
+            )
+        )
+    return found
 
 
 def position_history_rows(

@@ -150,32 +150,14 @@ def _wms_observations(
     for row in rows:
         by_key[(row[1], row[2])].append(row)
     for key, key_rows in by_key.items():
-        totals: dict[int, tuple[int, int, int]] = {}
-        excluded_on_hand: dict[tuple[int, str], int] = {}
-        index = 0
-        while index < len(key_rows):
-            changed_at = key_rows[index][8]
-            stamps = []
-            while index < len(key_rows) and key_rows[index][8] == changed_at:
-                connector_id, location_id, _sku, bin_name, on_hand, allocated, available, as_of, _ = key_rows[index]
-                index += 1
-                if not bin_name:
-                    totals[connector_id] = (on_hand, allocated, available)
-                elif bin_name in excluded.get((connector_id, location_id), frozenset()):
-                    excluded_on_hand[(connector_id, bin_name)] = on_hand
-                else:
-                    continue
-                if as_of is not None:
-                    stamps.append(as_of)
-            if not totals:
-                continue
+        for poll in reconciliation_selectors.wms_poll_totals(key_rows, excluded=excluded):
             facts[key].observations.append(
                 trace.WmsObservation(
-                    at=max(stamps) if stamps else changed_at,
-                    on_hand=sum(t[0] for t in totals.values()),
-                    excluded_on_hand=sum(q for (c, _), q in excluded_on_hand.items() if c in totals),
-                    allocated=sum(t[1] for t in totals.values()),
-                    available=sum(t[2] for t in totals.values()),
+                    at=poll.at,
+                    on_hand=poll.on_hand,
+                    excluded_on_hand=poll.excluded_on_hand,
+                    allocated=poll.allocated,
+                    available=poll.available,
                 )
             )
 
