@@ -1,16 +1,16 @@
 from __future__ import annotations
 
-from django.urls import path
-
-from inventory_hub.dashboard import views
+from inventory_hub.dashboard.views import connectors, discrepancies, locations, oversells, overview, pools, rules
 
 app_name = "dashboard"
 
+# Each page module owns its routes; the URL names are what templates and tests reverse.
 urlpatterns = [
-    path("", views.home, name="home"),
-    path("rules/", views.rule_list, name="rule-list"),
-    path("rules/<int:rule_id>/", views.rule_detail, name="rule-detail"),
-    path("rules/<int:rule_id>/edit/", views.rule_edit, name="rule-edit"),
-    path("connectors/", views.connector_list, name="connector-list"),
-    path("connectors/<int:connector_id>/toggle/", views.connector_toggle, name="connector-toggle"),
+    *overview.urlpatterns,
+    *locations.urlpatterns,
+    *discrepancies.urlpatterns,
+    *oversells.urlpatterns,
+    *pools.urlpatterns,
+    *rules.urlpatterns,
+    *connectors.urlpatterns,
 ]
