@@ -31,7 +31,12 @@ def layout(*, height: int = 280, y_title: str = "", **overrides: Any) -> dict[st
         "hovermode": "x unified",
         "legend": {"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0, "xanchor": "left"},
         "xaxis": {"type": "date", "gridcolor": "#eef1f5", "linecolor": "#dde3ea"},
-        "yaxis": {"title": {"text": y_title}, "gridcolor": "#eef1f5", "zerolinecolor": "#c7d0db", "rangemode": "tozero"},
+        "yaxis": {
+            "title": {"text": y_title},
+            "gridcolor": "#eef1f5",
+            "zerolinecolor": "#c7d0db",
+            "rangemode": "tozero",
+        },
     }
     base.update(overrides)
     return base
