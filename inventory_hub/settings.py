@@ -53,6 +53,10 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "django_htmx",
     "rest_framework",
+    "rest_framework.authtoken",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "template_partials",
     "inventory_hub.core",
     "inventory_hub.inventory",
@@ -61,6 +65,7 @@ INSTALLED_APPS = [
     "inventory_hub.reconciliation",
     "inventory_hub.tracing",
     "inventory_hub.dashboard",
+    "inventory_hub.api",
     "inventory_hub.sandbox",  # the simulated retailer (its own management command only)
 ]
 
@@ -318,12 +323,52 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 
-# --- Django REST framework (the API itself comes with its own issue) -------------------------
+# --- REST API (/api/v1/) ------------------------------------------------------------------------
 
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # Token first: an anonymous API call gets 401 with "WWW-Authenticate: Token", not a bare 403.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",  # other tools: "Authorization: Token …"
+        "rest_framework.authentication.SessionAuthentication",  # the browser, with its CSRF token
+    ],
+    # Never AllowAny: every endpoint answers to a role's permission (inventory_hub/api/permissions.py).
+    "DEFAULT_PERMISSION_CLASSES": ["inventory_hub.api.permissions.RolePermission"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_PAGINATION_CLASS": "inventory_hub.api.pagination.IdCursorPagination",
+    "PAGE_SIZE": env.int("API_PAGE_SIZE", default=100),
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.AnonRateThrottle",
+        "rest_framework.throttling.UserRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": env.str("API_THROTTLE_ANON", default="30/minute"),
+        "user": env.str("API_THROTTLE_USER", default="1200/minute"),
+    },
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Inventory Hub API",
+    "DESCRIPTION": (
+        "What the WMS, ERP and storefront say about stock per location and SKU, the discrepancies "
+        "between them, oversells traced to their count events, hop lags, pools and allocation rules, "
+        "and the expected ATP a storefront should pull instead of a lagged ERP figure."
+    ),
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["inventory_hub.api.permissions.RolePermission"],
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    # Swagger UI from the pinned sidecar package: no CDN (the CSP allows only our own origin).
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "DiscrepancyClassEnum": "inventory_hub.reconciliation.models.DiscrepancyClass",
+        "HopEnum": "inventory_hub.reconciliation.models.Hop",
+        "RootCauseEnum": "inventory_hub.tracing.models.RootCause",
+        "SystemEnum": "inventory_hub.connectors.models.Role",
+    },
 }
 
 
