@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "inventory_hub.tracing",
     "inventory_hub.dashboard",
     "inventory_hub.api",
+    "inventory_hub.webhooks",
     "inventory_hub.sandbox",  # the simulated retailer (its own management command only)
 ]
 
@@ -347,6 +348,10 @@ REST_FRAMEWORK = {
         "user": env.str("API_THROTTLE_USER", default="1200/minute"),
     },
 }
+# After a webhook secret is rotated the sender may sign with the old one for a while (Shopify:
+# "up to an hour"): both verify for this long after the rotation.
+WEBHOOK_SECRET_OVERLAP_MINUTES = env.int("WEBHOOK_SECRET_OVERLAP_MINUTES", default=120)
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "Inventory Hub API",
     "DESCRIPTION": (

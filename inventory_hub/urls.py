@@ -13,5 +13,6 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("inventory_hub.api.urls")),
+    path("webhooks/", include("inventory_hub.webhooks.urls")),
     path("", include("inventory_hub.dashboard.urls")),
 ]
