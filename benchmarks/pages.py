@@ -53,6 +53,7 @@ from inventory_hub.core import roles  # noqa: E402
 from inventory_hub.inventory import services as inventory_services  # noqa: E402
 from inventory_hub.inventory.models import Channel, Location, Pool  # noqa: E402
 from inventory_hub.inventory.rules import RuleValues  # noqa: E402
+from inventory_hub.reconciliation.exposure import exposure_record  # noqa: E402
 from inventory_hub.reconciliation.models import Discrepancy  # noqa: E402
 from inventory_hub.reconciliation.services import reconciliation_run  # noqa: E402
 from inventory_hub.tracing.models import Oversell  # noqa: E402
@@ -142,6 +143,7 @@ def fill(*, keys: int, location_count: int) -> dict[str, Any]:
     with connection.cursor() as cursor:
         cursor.execute(f"VACUUM ANALYZE {POSITIONS}")
     sweep_s, _ = timed(lambda: reconciliation_run(now=NOW))
+    exposure_record(now=NOW)  # what the sweep task records: the overview's phantom units
     line = traced_key_create(connectors=connectors, location=locations[0], changes=100)
     oversells_detect(order_line_ids=[line.pk], now=NOW + dt.timedelta(minutes=1))
     admin = get_user_model().objects.create_user("bench-admin", password="bench-admin-password")  # noqa: S106

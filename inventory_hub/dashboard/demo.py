@@ -22,6 +22,7 @@ from inventory_hub.inventory import services as inventory_services
 from inventory_hub.inventory.models import AllocationRule, Channel, Location, Pool, PoolBoundary, PoolBoundaryEntry
 from inventory_hub.inventory.rules import RuleValues
 from inventory_hub.observations import services as observation_services
+from inventory_hub.reconciliation import exposure, hop_lags
 from inventory_hub.reconciliation import services as reconciliation_services
 from inventory_hub.sandbox.erpnext import ErpNextApi
 from inventory_hub.sandbox.scenario import Scenario
@@ -182,10 +183,14 @@ def demo_backfill(
                 now=simulation.world.now,
             )
             polls += 1
+        # The overview's exposure chart: one sample per location per step (only where it changed).
+        exposure.exposure_record(now=simulation.world.now)
         if progress is not None:
             progress(simulation.world.now)
     # One sweep at the end (cheaper than one per poll): discrepancies as of the backfill's end.
     reconciliation_services.reconciliation_run(now=simulation.world.now)
+    # Hop lags for the overview's p95 per hop (live polls measure them after each poll).
+    hop_lags.hop_lags_measure(now=simulation.world.now)
     return polls
 
 

@@ -127,3 +127,31 @@ class HopLagSample(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_hop_display()} {self.sku}@{self.location_id}: {self.lag_seconds}s"
+
+
+class ExposureSample(models.Model):
+    """The phantom units at one location from `recorded_at` on (written only when they changed).
+
+    Recorded, not recomputed: phantom units at a past instant would need every key's WMS and
+    storefront history folded to that instant (the largest table, read in full), and even "now"
+    is an aggregate over all of a location's positions. One small row per location whenever a
+    reconciliation of its keys changed the figure makes both the overview's tile and its chart
+    an index read (see reconciliation.exposure).
+    """
+
+    location = models.ForeignKey("inventory.Location", on_delete=models.CASCADE, related_name="+")
+    recorded_at = models.DateTimeField()
+    phantom_units = models.PositiveIntegerField(
+        help_text="Σ over SKUs of max(0, storefront available − WMS comparable)."
+    )
+    skus = models.PositiveIntegerField(help_text="SKUs with phantom units.")
+
+    class Meta:
+        constraints = [
+            # Recording again for the same instant (a re-run task) is a no-op.
+            models.UniqueConstraint(fields=["location", "recorded_at"], name="exposure_sample_unique"),
+        ]
+        indexes = [models.Index(fields=["recorded_at"], name="exposure_sample_time")]
+
+    def __str__(self) -> str:
+        return f"{self.phantom_units} phantom units @{self.location_id} from {self.recorded_at:%Y-%m-%d %H:%M}"

@@ -14,9 +14,12 @@ from celery import shared_task
 )
 def reconciliation_sweep_task() -> None:
     """The periodic full sweep: every key, so whatever an incremental run missed is repaired."""
-    from inventory_hub.reconciliation import services  # keeps task import light for the worker
+    from django.utils import timezone
+
+    from inventory_hub.reconciliation import exposure, services  # keeps task import light for the worker
 
     services.reconciliation_run()
+    exposure.exposure_record(now=timezone.now())
 
 
 @shared_task(
@@ -29,7 +32,10 @@ def reconciliation_sweep_task() -> None:
 def reconciliation_after_poll_task(poll_run_id: int) -> None:
     """Reconcile the (location, SKU) keys one poll changed, right after it was stored, and measure
     the hop lags of those keys (a downstream change may reflect an earlier WMS change)."""
-    from inventory_hub.reconciliation import hop_lags, services
+    from django.utils import timezone
+
+    from inventory_hub.reconciliation import exposure, hop_lags, services
 
     services.reconciliation_after_poll(poll_run_id=poll_run_id)
     hop_lags.hop_lags_after_poll(poll_run_id=poll_run_id)
+    exposure.exposure_record_after_poll(poll_run_id=poll_run_id, now=timezone.now())

@@ -38,7 +38,7 @@ def test_each_demo_user_logs_in_and_sees_the_overview(
     _log_in(page, demo_set_up, username, password)
 
     assert page.locator(".role-tag").inner_text() == role
-    assert page.locator("td", has_text="FC-1").count() == 1
+    assert page.locator(".tile h3", has_text="FC-1").count() == 1
     assert page.locator("#connector-state .badge", has_text="Healthy").count() == 3
     screenshot(f"home-{username}")
 
