@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from celery import current_app
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -112,3 +113,29 @@ def connector_enable(*, connector_id: int) -> None:
     Connector.objects.filter(pk=connector_id).update(
         enabled=True, disabled_reason="", disabled_at=None, next_poll_at=None
     )
+
+
+class ConnectorDisabledError(Exception):
+    """A disabled connector cannot be polled; enable it first."""
+
+
+def connector_poll_now(*, connector_id: int, now: dt.datetime | None = None) -> bool:
+    """The admin's "poll now": make the connector due and enqueue its poll exactly as the fan-out does.
+
+    The connector is marked due (next_poll_at NULL), then claimed with the fan-out's own
+    compare-and-set, so a beat running at the same instant cannot enqueue it a second time.
+    The poll task is sent once the transaction commits. Returns False when the fan-out claimed
+    it first (its poll is already on its way). Raises ConnectorDisabledError for a disabled one.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        connector = (
+            Connector.objects.select_for_update().only("pk", "enabled", "poll_interval_seconds").get(pk=connector_id)
+        )
+        if not connector.enabled:
+            raise ConnectorDisabledError(connector_id)
+        Connector.objects.filter(pk=connector_id).update(next_poll_at=None)
+        claimed = connectors_due_claim(now=now, due=[(connector_id, None, connector.poll_interval_seconds)])
+        for claimed_id in claimed:
+            transaction.on_commit(lambda pk=claimed_id: current_app.send_task(POLL_TASK_NAME, args=[pk]))
+    return bool(claimed)

@@ -234,3 +234,31 @@ class AllocationRuleVersion(models.Model):
         if self.pk is not None:
             raise ValidationError("Allocation rule versions are immutable; create a new version.")
         super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+
+class PoolChange(models.Model):
+    """One edit of a pool's definition or of one system's boundary of it: who, when, why, old → new."""
+
+    pool = models.ForeignKey(Pool, on_delete=models.CASCADE, related_name="changes")
+    # Blank: the canonical pool was edited; otherwise the boundary this connector's system draws.
+    connector = models.ForeignKey(
+        "connectors.Connector", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # What was edited, as text, so the history still reads after a connector is deleted.
+    subject = models.CharField(max_length=200)
+    # [[what, old, new], …]: old is null for an addition, new is null for a removal.
+    changes = models.JSONField(default=list)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    author_name = models.CharField(max_length=150)
+    reason = models.TextField()
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["pool", "-created_at", "-pk"]
+        constraints = [models.CheckConstraint(condition=~Q(reason=""), name="pool_change_reason_given")]
+        indexes = [models.Index(fields=["pool", "-created_at"], name="pool_change_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.subject} by {self.author_name} at {self.created_at:%Y-%m-%d %H:%M}"

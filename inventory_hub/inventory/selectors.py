@@ -8,7 +8,7 @@ import datetime as dt
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from inventory_hub.inventory.models import AllocationRule, AllocationRuleVersion, Location, Pool
+from inventory_hub.inventory.models import AllocationRule, AllocationRuleVersion, Location, Pool, PoolChange
 from inventory_hub.inventory.rules import RuleValues
 
 
@@ -68,14 +68,22 @@ def allocation_rule_current_list(*, at: dt.datetime | None = None) -> list[tuple
     return [(rule, version_values(current[rule.pk]) if rule.pk in current else None) for rule in rules]
 
 
-def pool_channel_shares(*, pool: Pool, exclude_rule_id: int | None = None) -> list[int]:
-    """Current channel shares of the pool's active per-channel rules."""
-    rules = pool.allocation_rules.filter(is_active=True, channel__isnull=False)
+def pool_channel_shares(*, pool: Pool, exclude_rule_id: int | None = None, at: dt.datetime | None = None) -> list[int]:
+    """Current channel shares of the pool's active per-channel rules (one query, whatever their number)."""
+    at = at or timezone.now()
+    versions = AllocationRuleVersion.objects.filter(
+        rule__pool=pool, rule__is_active=True, rule__channel__isnull=False, effective_from__lte=at
+    )
     if exclude_rule_id is not None:
-        rules = rules.exclude(pk=exclude_rule_id)
-    shares = []
-    for rule in rules:
-        values = allocation_rule_values(rule=rule)
-        if values is not None:
-            shares.append(values.channel_share_percent)
-    return shares
+        versions = versions.exclude(rule_id=exclude_rule_id)
+    current: dict[int, int] = {}
+    for rule_id, share in versions.order_by("rule_id", "effective_from", "number").values_list(
+        "rule_id", "channel_share_percent"
+    ):
+        current[rule_id] = share  # the last one per rule wins
+    return list(current.values())
+
+
+def pool_change_list(*, pool: Pool, limit: int = 50) -> list[PoolChange]:
+    """The pool's latest edits (definition and boundaries), newest first."""
+    return list(PoolChange.objects.filter(pool=pool).order_by("-created_at", "-pk")[:limit])

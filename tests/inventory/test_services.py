@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import pytest
@@ -9,7 +10,7 @@ from django.db import IntegrityError, transaction
 from inventory_hub.inventory import selectors, services
 from inventory_hub.inventory.models import AllocationRuleVersion, Pool
 from inventory_hub.inventory.rules import RuleValues
-from tests.factories import ChannelFactory, PoolFactory, UserFactory
+from tests.factories import ChannelFactory, ConnectorFactory, LocationFactory, PoolFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -151,3 +152,167 @@ def test_database_rejects_a_channel_pool_without_a_channel():
         Pool.objects.create(code="web", name="Web", scope=Pool.Scope.CHANNEL)
 
     assert Pool.objects.exists() is False
+
+
+# Pools and boundaries ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def pool_with_boundary():
+    pool = PoolFactory(code="web-pool", name="Web pool")
+    fc, store = LocationFactory(code="FC-1"), LocationFactory(code="STORE-A")
+    pool.locations.set([fc])
+    wms = ConnectorFactory(name="ShipHero")
+    boundary = pool.boundaries.create(connector=wms)
+    boundary.entries.create(external_location_id="W1")
+    boundary.entries.create(external_location_id="W1", bin="QUARANTINE", included=False)
+    return {"pool": pool, "fc": fc, "store": store, "wms": wms}
+
+
+def test_pool_update_records_who_when_why_and_old_to_new(pool_with_boundary):
+    pool, fc, store = pool_with_boundary["pool"], pool_with_boundary["fc"], pool_with_boundary["store"]
+    definition = dataclasses.replace(
+        services.PoolDefinition.of(pool), name="Web (FC + Store A)", location_ids=frozenset({fc.pk, store.pk})
+    )
+
+    change = services.pool_update(
+        pool=pool, definition=definition, author=UserFactory(username="omar"), reason="Store A ships web orders", now=T1
+    )
+
+    pool.refresh_from_db()
+    assert pool.name == "Web (FC + Store A)"
+    assert set(pool.locations.values_list("code", flat=True)) == {"FC-1", "STORE-A"}
+    assert (change.author_name, change.created_at, change.reason, change.subject) == (
+        "omar",
+        T1,
+        "Store A ships web orders",
+        "Pool definition",
+    )
+    assert change.changes == [["Name", "Web pool", "Web (FC + Store A)"], ["Locations", "FC-1", "FC-1, STORE-A"]]
+
+
+def test_pool_update_refuses_a_channel_scope_without_channel_and_changes_nothing(pool_with_boundary):
+    pool = pool_with_boundary["pool"]
+    definition = dataclasses.replace(services.PoolDefinition.of(pool), scope=Pool.Scope.CHANNEL, channel_id=None)
+
+    with pytest.raises(services.PoolValidationError) as raised:
+        services.pool_update(pool=pool, definition=definition, author=UserFactory(), reason="")
+
+    assert raised.value.errors == {
+        "channel": "A channel-scoped pool needs a channel.",
+        "reason": "Say why: the reason is kept in the pool's history.",
+    }
+    pool.refresh_from_db()
+    assert pool.scope == Pool.Scope.LOCATION
+    assert pool.changes.exists() is False
+
+
+def test_boundary_update_adds_removes_and_flips_entries_in_one_recorded_change(pool_with_boundary):
+    pool, wms = pool_with_boundary["pool"], pool_with_boundary["wms"]
+    wanted = [
+        services.BoundaryEntrySpec("W1"),
+        services.BoundaryEntrySpec("W1", "QUARANTINE", included=True),
+        services.BoundaryEntrySpec("W1", "DAMAGED", included=False),
+    ]
+
+    change = services.pool_boundary_update(
+        pool=pool,
+        connector_id=wms.pk,
+        connector_name="ShipHero",
+        entries=wanted,
+        notes="Quarantine is sellable now",
+        known_external_ids=["W1", "W2"],
+        author=UserFactory(username="omar"),
+        reason="New returns process",
+        now=T1,
+    )
+
+    boundary = pool.boundaries.get(connector=wms)
+    assert sorted(boundary.entries.values_list("external_location_id", "bin", "included")) == [
+        ("W1", "", True),
+        ("W1", "DAMAGED", False),
+        ("W1", "QUARANTINE", True),
+    ]
+    assert change.changes == [
+        ["W1 bin DAMAGED", None, "excluded"],
+        ["W1 bin QUARANTINE", "excluded", "counted"],
+        ["Notes", "none", "Quarantine is sellable now"],
+    ]
+    assert boundary.updated_by.username == "omar"
+
+
+@pytest.mark.parametrize(
+    ("entries", "errors"),
+    [
+        (
+            [services.BoundaryEntrySpec("W9")],
+            {"new_external_location_id": "The system has no location 'W9': its ids come from its location mappings."},
+        ),
+        (
+            [services.BoundaryEntrySpec("W1"), services.BoundaryEntrySpec("W1")],
+            {"new_bin": "W1 (whole site) is already in the boundary; change its row instead."},
+        ),
+        (
+            [services.BoundaryEntrySpec("W2", included=False)],
+            {"new_bin": "To leave all of W2 out, remove its row; an exclusion names a bin."},
+        ),
+    ],
+    ids=["unknown_location", "duplicate", "site_exclusion"],
+)
+def test_boundary_update_refuses_impossible_entries(pool_with_boundary, entries, errors):
+    pool, wms = pool_with_boundary["pool"], pool_with_boundary["wms"]
+
+    with pytest.raises(services.PoolValidationError) as raised:
+        services.pool_boundary_update(
+            pool=pool,
+            connector_id=wms.pk,
+            connector_name="ShipHero",
+            entries=entries,
+            notes="",
+            known_external_ids=["W1", "W2"],
+            author=UserFactory(),
+            reason="Why not",
+        )
+
+    assert raised.value.errors == errors
+    assert pool.boundaries.get(connector=wms).entries.count() == 2
+    assert pool.changes.exists() is False
+
+
+def test_boundary_update_keeps_an_existing_entry_whose_mapping_is_gone(pool_with_boundary):
+    pool, wms = pool_with_boundary["pool"], pool_with_boundary["wms"]
+
+    services.pool_boundary_update(
+        pool=pool,
+        connector_id=wms.pk,
+        connector_name="ShipHero",
+        entries=[services.BoundaryEntrySpec("W1")],
+        notes="",
+        known_external_ids=[],
+        author=UserFactory(),
+        reason="Quarantine back in",
+    )
+
+    assert list(pool.boundaries.get(connector=wms).entries.values_list("bin", flat=True)) == [""]
+
+
+def test_pool_channel_shares_reads_current_shares_in_one_query(django_assert_num_queries):
+    pool = PoolFactory()
+    author = UserFactory()
+    for n, share in enumerate((20, 30, 10)):
+        rule = services.allocation_rule_create(
+            pool=pool,
+            channel=ChannelFactory(code=f"c{n}"),
+            values=RuleValues(channel_share_percent=share),
+            author=author,
+            reason="x",
+            now=T0,
+        )
+    services.allocation_rule_update(
+        rule=rule, values=RuleValues(channel_share_percent=40), author=author, reason="y", now=T1
+    )
+
+    with django_assert_num_queries(1):
+        shares = selectors.pool_channel_shares(pool=pool, exclude_rule_id=None, at=T1)
+
+    assert sorted(shares) == [20, 30, 40]
