@@ -31,6 +31,7 @@ from inventory_hub.sandbox.shopify import ShopifyApi
 from inventory_hub.sandbox.simulation import Simulation
 from inventory_hub.sandbox.world import World
 from inventory_hub.sandbox.wsgi import SandboxApp, sandbox_transport
+from inventory_hub.tracing import services as tracing_services
 
 SYSTEMS = {"wms": "shiphero", "erp": "erpnext", "storefront": "shopify"}
 
@@ -52,8 +53,8 @@ def external_ids(world: World, product: str) -> dict[str, str]:
 def _credentials(world: World, product: str) -> dict[str, str]:
     c = world.credentials
     return {
-        "shopify": {"access_token": c.shopify_access_token},
-        "shiphero": {"access_token": c.shiphero_access_token},
+        "shopify": {"access_token": c.shopify_access_token, "webhook_secret": c.webhook_secret},
+        "shiphero": {"access_token": c.shiphero_access_token, "webhook_secret": c.webhook_secret},
         "erpnext": {"api_key": c.erpnext_api_key, "api_secret": c.erpnext_api_secret},
     }[product]
 
@@ -221,4 +222,7 @@ def sandbox_backfill_run(
         until=scenario.start + dt.timedelta(days=days),
         step=step,
     )
+    # The backfill's orders, checked and traced as the live pipeline checks new ones.
+    tracing_services.oversells_detect(now=simulation.world.now)
+    tracing_services.cascade_loops_detect(now=simulation.world.now)
     return SandboxBackfill(simulation, connectors, transport, clock, polls)

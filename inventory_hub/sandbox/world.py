@@ -186,6 +186,8 @@ class Credentials:
     shiphero_access_token: str = "shiphero-sandbox-token"
     erpnext_api_key: str = "sandbox-key"
     erpnext_api_secret: str = "sandbox-secret"
+    # What the sandbox's Shopify and ShipHero sign their webhooks with (the hub verifies it).
+    webhook_secret: str = "sandbox-webhook-secret"
 
 
 @dataclasses.dataclass

@@ -24,8 +24,10 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.urls import reverse
 from django.utils import timezone
 
+from inventory_hub.connectors.models import Connector
 from inventory_hub.core import roles
 from inventory_hub.dashboard import demo
 from inventory_hub.observations.models import InventoryEvent, InventoryPosition, Order
@@ -117,6 +119,13 @@ class Command(BaseCommand):
             self.stdout.write(f"  {role:<20} username {username:<8} password {password}")
         self.stdout.write(f"The sandbox retailer's own status page: http://127.0.0.1:{sandbox_port}/\n")
 
+    def _webhook_url(self, options: dict[str, Any], adapter: str) -> str:
+        """Where the sandbox posts its `adapter` webhooks: the hub's intake for that connector."""
+        connector = Connector.objects.filter(adapter=adapter).order_by("pk").first()
+        if connector is None:
+            raise CommandError(f"No {adapter} connector to receive the sandbox's webhooks.")
+        return f"http://{options['host']}:{options['port']}{reverse('webhooks:receive', args=[adapter, connector.pk])}"
+
     def _serve(self, options: dict[str, Any], start: dt.datetime) -> None:
         python = sys.executable
         name, seed = self._scenario
@@ -139,6 +148,11 @@ class Command(BaseCommand):
                 "1",
                 "--port",
                 str(options["sandbox_port"]),
+                # Both paths in the demo: polls every interval, and webhooks within seconds.
+                "--webhook-shopify",
+                self._webhook_url(options, "shopify"),
+                "--webhook-shiphero",
+                self._webhook_url(options, "shiphero"),
             ],
             "worker": [python, "-m", "celery", "-A", "inventory_hub", "worker", "--loglevel=INFO", "--concurrency=2"],
             "beat": [python, "-m", "celery", "-A", "inventory_hub", "beat", "--loglevel=INFO"],

@@ -8,7 +8,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from inventory_hub.sandbox import server
+from inventory_hub.sandbox import server, webhooks
 from inventory_hub.sandbox.wsgi import SandboxApp
 
 
@@ -39,6 +39,12 @@ class Command(BaseCommand):
             "(default 60 without --days; with --days the state stays still unless --speed is given).",
         )
 
+        serve.add_argument("--webhook-shopify", help="POST Shopify webhooks (levels, orders) to this URL.")
+        serve.add_argument("--webhook-shiphero", help="POST ShipHero Inventory Change webhooks to this URL.")
+        serve.add_argument(
+            "--webhook-secret", help="Sign webhooks with this secret (default: the world's webhook_secret credential)."
+        )
+
         export = actions.add_parser("export", help="Run a scenario and write its ground truth as JSON.")
         export.add_argument("--scenario", required=True, help="Scenario name or file.")
         export.add_argument("--seed", type=int, help="Override the scenario's seed.")
@@ -64,8 +70,10 @@ class Command(BaseCommand):
             server.advance_days(
                 simulation, options["days"], on_step=lambda t: self.stderr.write(f"simulated to {t.isoformat()}")
             )
+        sender = self._webhook_sender(simulation, options)
         if options["speed"] is not None or options["days"] is None:
-            pacer = server.Pacer(simulation, speed=options["speed"] or 60.0)
+            paced = simulation if sender is None else webhooks.WebhookingSimulation(simulation, sender)
+            pacer = server.Pacer(paced, speed=options["speed"] or 60.0)
         httpd = server.make_server(
             SandboxApp(simulation.world), options["host"], options["port"], verbose=options["verbose_http"]
         )
@@ -75,8 +83,29 @@ class Command(BaseCommand):
             self.stdout.write(f"Serving, paced at {pacer.speed:g}× real time; Ctrl-C stops.")
         else:
             self.stdout.write("Serving the final state (the simulation has stopped); Ctrl-C stops.")
-        server.serve(httpd, pacer=pacer)
+        if sender is not None:
+            sender.start()
+        try:
+            server.serve(httpd, pacer=pacer)
+        finally:
+            if sender is not None:
+                sender.stop()
+                self.stdout.write(f"Webhooks: {sender.sent} delivered, {sender.failed} given up.")
         self.stdout.write("Sandbox stopped.")
+
+    def _webhook_sender(self, simulation: Any, options: dict[str, Any]) -> webhooks.WebhookSender | None:
+        """Outbound webhooks, when a receiver was given: sent after each paced advance."""
+        if not (options["webhook_shopify"] or options["webhook_shiphero"]):
+            return None
+        secret = options["webhook_secret"] or simulation.world.credentials.webhook_secret
+        collector = webhooks.WebhookCollector(
+            simulation.world,
+            shopify=webhooks.WebhookTarget(options["webhook_shopify"], secret) if options["webhook_shopify"] else None,
+            shiphero=webhooks.WebhookTarget(options["webhook_shiphero"], secret)
+            if options["webhook_shiphero"]
+            else None,
+        )
+        return webhooks.WebhookSender(collector)
 
     def export(self, options: dict[str, Any]) -> None:
         text = server.export_truth(options["scenario"], options["seed"], options["days"])
