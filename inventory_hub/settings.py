@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "inventory_hub.tracing",
     "inventory_hub.dashboard",
     "inventory_hub.api",
+    "inventory_hub.reports",
     "inventory_hub.webhooks",
     "inventory_hub.sandbox",  # the simulated retailer (its own management command only)
 ]
@@ -309,6 +310,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": env.int("RECONCILIATION_SWEEP_SECONDS", default=900),
         "options": {"expires": 900},
     },
+    # Orders checked for oversells once every WMS poll after them is in (tracing/detection.py).
+    "oversells-detect-due": {
+        "task": "inventory_hub.tracing.tasks.oversells_detect_due_task",
+        "schedule": env.int("OVERSELL_DETECT_SECONDS", default=60),
+        "options": {"expires": 60},
+    },
     # Frees the claim of a poll whose worker was killed mid-poll.
     "poll-runs-expire": {
         "task": "inventory_hub.connectors.tasks.poll_runs_expire_task",
@@ -400,3 +407,26 @@ DEFAULT_EXCEPTION_REPORTER_FILTER = "inventory_hub.core.logging.HubExceptionRepo
 ADMINS = [("Admin", a) for a in env.list("ADMIN_EMAILS", default=[])]
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="inventory-hub@localhost")
+
+
+# --- Reports (CSV / XLSX exports) ------------------------------------------------------------
+
+# Where export files are written; every process that runs a worker or serves downloads needs it.
+REPORTS_DIR = Path(env.str("REPORTS_DIR", default=str(VAR_DIR / "reports")))
+REPORTS_MAX_RANGE_DAYS = env.int("REPORTS_MAX_RANGE_DAYS", default=366)
+REPORTS_PROGRESS_EVERY = env.int("REPORTS_PROGRESS_EVERY", default=5000)  # rows between progress writes
+REPORTS_KEEP_DAYS = env.int("REPORTS_KEEP_DAYS", default=30)
+REPORTS_MAX_ATTACHMENT_BYTES = env.int("REPORTS_MAX_ATTACHMENT_BYTES", default=10 * 1024 * 1024)
+CELERY_BEAT_SCHEDULE |= {
+    # Runs the scheduled reports whose send time has come (each schedule is claimed once per period).
+    "report-schedules-due": {
+        "task": "inventory_hub.reports.tasks.report_schedules_due_task",
+        "schedule": env.int("REPORT_SCHEDULES_SECONDS", default=300),
+        "options": {"expires": 300},
+    },
+    "report-files-purge": {
+        "task": "inventory_hub.reports.tasks.report_files_purge_task",
+        "schedule": 6 * 3600,
+        "options": {"expires": 3600},
+    },
+}
