@@ -34,7 +34,7 @@ django.setup()
 
 from django.contrib.auth import get_user_model  # noqa: E402
 from django.contrib.auth.models import Group  # noqa: E402
-from django.db import connection, reset_queries  # noqa: E402
+from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext, setup_test_environment  # noqa: E402
 from django.urls import reverse  # noqa: E402
@@ -53,13 +53,15 @@ from inventory_hub.core import roles  # noqa: E402
 from inventory_hub.inventory import services as inventory_services  # noqa: E402
 from inventory_hub.inventory.models import Channel, Location, Pool  # noqa: E402
 from inventory_hub.inventory.rules import RuleValues  # noqa: E402
+from inventory_hub.observations.models import InventoryPosition, PositionChange  # noqa: E402
 from inventory_hub.reconciliation.exposure import exposure_record  # noqa: E402
 from inventory_hub.reconciliation.models import Discrepancy  # noqa: E402
 from inventory_hub.reconciliation.services import reconciliation_run  # noqa: E402
 from inventory_hub.tracing.models import Oversell  # noqa: E402
 from inventory_hub.tracing.services import oversells_detect  # noqa: E402
 
-Request = tuple[str, str, dict[str, str]]  # label, URL, extra headers
+# label, URL, extra headers; and form data for a POST (the rule preview), else None for a GET.
+Request = tuple[str, str, dict[str, str], dict[str, str] | None]
 
 
 def htmx(target: str) -> dict[str, str]:
@@ -69,9 +71,11 @@ def htmx(target: str) -> dict[str, str]:
 def requests_list(*, location: Location, oversell: Oversell, rule_id: int, connector: Connector) -> list[Request]:
     """Every page, then the partials HTMX asks for while a person uses them."""
     grid = reverse("dashboard:location-detail", args=[location.pk])
+    discrepancies = reverse("dashboard:discrepancy-list")
     sku = reverse("dashboard:sku-detail", args=[location.pk, TRACED_SKU])
     at = (NOW - dt.timedelta(hours=3)).isoformat(timespec="minutes")
-    return [
+    preview = {"safety_stock": "5", "channel_share_percent": "80", "channel_priority": "1", "pickup_reservation": "0"}
+    requests: list[tuple[str, str, dict[str, str]] | Request] = [
         ("page overview", reverse("dashboard:home"), {}),
         ("page location grid", grid, {}),
         ("page SKU detail", sku, {}),
@@ -89,35 +93,77 @@ def requests_list(*, location: Location, oversell: Oversell, rule_id: int, conne
         ("partial grid, only discrepant", grid + "?discrepant=1", htmx("position-grid")),
         ("partial grid, SKU search", grid + "?q=SKU-00012", htmx("position-grid")),
         ("partial belief at T", sku + f"?at={at}", htmx("belief-at")),
-        ("partial discrepancy list", reverse("dashboard:discrepancy-list") + "?state=open", htmx("discrepancy-list")),
+        ("partial discrepancies filtered (chart + table)", discrepancies + "?state=open", htmx("discrepancy-results")),
         (
             "partial discrepancies, one location",
-            reverse("dashboard:discrepancy-list") + f"?location={location.pk}&page=2",
-            htmx("discrepancy-list"),
+            discrepancies + f"?location={location.pk}",
+            htmx("discrepancy-results"),
         ),
-        ("partial oversell list", reverse("dashboard:oversell-list"), htmx("oversell-list")),
+        ("partial discrepancy table, page 2", discrepancies + "?page=2", htmx("discrepancy-table")),
+        (
+            "partial oversells filtered",
+            reverse("dashboard:oversell-list") + "?root_cause=channel_allocation",
+            htmx("oversell-results"),
+        ),
+        ("partial exposure chart, 7 days", reverse("dashboard:home") + "?window=7d", htmx("exposure-chart")),
+        ("partial SKU history, 7 days", sku + "?window=7d", htmx("sku-history")),
+        ("partial pool cards", reverse("dashboard:pool-list"), htmx("pool-cards")),
+        (
+            "partial rule preview (POST)",
+            reverse("dashboard:rule-preview", args=[rule_id]),
+            htmx("rule-preview"),
+            preview,
+        ),
         ("partial connector table", reverse("dashboard:connector-list"), htmx("connector-table")),
     ]
+    return [(*r, None) if len(r) == 3 else r for r in requests]  # type: ignore[misc]
 
 
 def measure(client: Client, request: Request, runs: int) -> tuple[list[float], int, int]:
     """Server times in ms of `runs` requests (after two warm-ups), one request's query count, its status."""
-    _, url, headers = request
+    _, url, headers, data = request
+
+    def send() -> int:
+        if data is None:
+            return client.get(url, headers=headers).status_code
+        return client.post(url, data, headers=headers).status_code
+
     for _ in range(2):
-        client.get(url, headers=headers)
-    reset_queries()  # a full log (DEBUG keeps the last 9,000) would make the count below read 0
+        send()
     with CaptureQueriesContext(connection) as queries:
-        status = client.get(url, headers=headers).status_code
+        status = send()
+    query_count = len(queries)  # now: the log it slices is cleared by the next request
     times = []
     for _ in range(runs):
         started = time.perf_counter()
-        client.get(url, headers=headers)
+        send()
         times.append((time.perf_counter() - started) * 1000)
-    return times, len(queries), status
+    return times, query_count, status
 
 
 def p95(values: list[float]) -> float:
     return statistics.quantiles(values, n=20, method="inclusive")[-1]
+
+
+def traced_key_positions_create() -> None:
+    """The traced key's current positions (its last history row per system), so its SKU page exists."""
+    latest = {}
+    for change in PositionChange.objects.filter(sku=TRACED_SKU).order_by("changed_at"):
+        latest[change.connector_id] = change
+    InventoryPosition.objects.bulk_create(
+        InventoryPosition(
+            connector_id=c.connector_id,
+            location_id=c.location_id,
+            sku=c.sku,
+            on_hand=c.on_hand,
+            allocated=c.allocated,
+            available=c.available,
+            as_of=c.as_of,
+            observed_at=NOW,
+            changed_at=c.changed_at,
+        )  # fmt: skip
+        for c in latest.values()
+    )
 
 
 def fill(*, keys: int, location_count: int) -> dict[str, Any]:
@@ -145,11 +191,14 @@ def fill(*, keys: int, location_count: int) -> dict[str, Any]:
     sweep_s, _ = timed(lambda: reconciliation_run(now=NOW))
     exposure_record(now=NOW)  # what the sweep task records: the overview's phantom units
     line = traced_key_create(connectors=connectors, location=locations[0], changes=100)
+    traced_key_positions_create()
     oversells_detect(order_line_ids=[line.pk], now=NOW + dt.timedelta(minutes=1))
     admin = get_user_model().objects.create_user("bench-admin", password="bench-admin-password")  # noqa: S106
     admin.groups.add(Group.objects.get(name=roles.ADMIN))
+    pool = Pool.objects.create(code="web-stores", name="Web ship-from stores", scope="location")
+    pool.locations.add(*locations[:10])  # the rule preview then weighs 10 locations' SKUs
     rule = inventory_services.allocation_rule_create(
-        pool=Pool.objects.create(name="Web ship-from stores"),
+        pool=pool,
         channel=Channel.objects.create(name="Web"),
         values=RuleValues(safety_stock=2, channel_share_percent=100),
         author=admin,
@@ -183,7 +232,7 @@ def main() -> None:
         made = fill(keys=args.positions, location_count=args.locations)
         client = Client()
         client.force_login(made.pop("admin"))
-        baseline_ms, _, _ = measure(Client(), ("baseline", reverse("login"), {}), args.runs)
+        baseline_ms, _, _ = measure(Client(), ("baseline", reverse("login"), {}, None), args.runs)
         base = p95(baseline_ms)
         print(f"baseline (login page, no reads): median {statistics.median(baseline_ms):.1f} ms, p95 {base:.1f} ms")
         print(f"{'request':42} {'status':>6} {'queries':>7} {'median ms':>10} {'p95 ms':>8} {'p95/base':>9}")
