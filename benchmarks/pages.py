@@ -51,7 +51,7 @@ from benchmarks.reconcile import (  # noqa: E402 (the same fill as the reconcili
 from inventory_hub.connectors.models import Connector, PollRun  # noqa: E402
 from inventory_hub.core import roles  # noqa: E402
 from inventory_hub.inventory import services as inventory_services  # noqa: E402
-from inventory_hub.inventory.models import Channel, Location, Pool  # noqa: E402
+from inventory_hub.inventory.models import AllocationRule, Channel, Location, Pool  # noqa: E402
 from inventory_hub.inventory.rules import RuleValues  # noqa: E402
 from inventory_hub.observations.models import InventoryPosition, PositionChange  # noqa: E402
 from inventory_hub.reconciliation.exposure import exposure_record  # noqa: E402
@@ -218,18 +218,39 @@ def fill(*, keys: int, location_count: int) -> dict[str, Any]:
     }
 
 
+def filled() -> dict[str, Any]:
+    """What fill() returned, read back from a kept database."""
+    return {
+        "location": Location.objects.order_by("pk").first(),
+        "oversell": Oversell.objects.get(),
+        "rule_id": AllocationRule.objects.get().pk,
+        "connector": Connector.objects.get(role="wms"),
+        "admin": get_user_model().objects.get(username="bench-admin"),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--positions", type=int, default=1_000_000, help="keys (location × SKU), each in 3 systems")
     parser.add_argument("--locations", type=int, default=100)
     parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the filled database (test_<name>) and reuse it on the next --keep run"
+    )
     args = parser.parse_args()
     if connection.vendor != "postgresql":
         raise SystemExit("Set DATABASE_URL to a PostgreSQL server: the benchmark is about production-sized data.")
     setup_test_environment(debug=False)  # the test client's host; no query log slowing every request
-    connection.creation.create_test_db(verbosity=0, autoclobber=True)
+    if args.keep:  # iterate on a page without refilling a million rows each time
+        connection.creation.create_test_db(verbosity=0, autoclobber=False, keepdb=True)
+    else:
+        connection.creation.create_test_db(verbosity=0, autoclobber=True)
     try:
-        made = fill(keys=args.positions, location_count=args.locations)
+        made = (
+            filled()
+            if args.keep and Location.objects.exists()
+            else fill(keys=args.positions, location_count=args.locations)
+        )
         client = Client()
         client.force_login(made.pop("admin"))
         baseline_ms, _, _ = measure(Client(), ("baseline", reverse("login"), {}, None), args.runs)
@@ -245,7 +266,8 @@ def main() -> None:
             )
     finally:
         connection.close()
-        connection.creation.destroy_test_db(connection.settings_dict["NAME"], verbosity=0)
+        if not args.keep:
+            connection.creation.destroy_test_db(connection.settings_dict["NAME"], verbosity=0)
 
 
 if __name__ == "__main__":

@@ -169,6 +169,7 @@ def demo_backfill(
     until: dt.datetime,
     step: dt.timedelta,
     progress: Callable[[dt.datetime], None] | None = None,
+    reconcile_each_poll: bool = True,
 ) -> int:
     """Advance the simulation step by step, polling every connector through its real adapter."""
     polls = 0
@@ -176,7 +177,7 @@ def demo_backfill(
         simulation.advance_to(min(until, simulation.world.now + step))
         clock.sleep(step.total_seconds())  # the APIs' rate-limit buckets refill with simulated time
         for connector in connectors.values():
-            observation_services.connector_poll(
+            run = observation_services.connector_poll(
                 connector_id=connector.pk,
                 trigger=PollRun.Trigger.BACKFILL,
                 transport=transport,
@@ -184,6 +185,10 @@ def demo_backfill(
                 now=simulation.world.now,
             )
             polls += 1
+            if reconcile_each_poll and run is not None and run.positions_changed:
+                # As the live pipeline does: discrepancies open and close over the backfill, not
+                # all at its end (the timeline and durations then mean something in the demo).
+                reconciliation_services.reconciliation_after_poll(poll_run_id=run.pk, now=simulation.world.now)
         # The overview's exposure chart: one sample per location per step (only where it changed).
         exposure.exposure_record(now=simulation.world.now)
         if progress is not None:

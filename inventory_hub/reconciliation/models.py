@@ -68,7 +68,8 @@ class Discrepancy(models.Model):
                 name="discrepancy_open_by_location",
             ),
             models.Index(fields=["location", "sku", "opened_at"], name="discrepancy_location_sku"),
-            models.Index(fields=["opened_at"], name="discrepancy_opened"),
+            # The timeline lists newest first (opened_at, then id, descending): read in index order.
+            models.Index(fields=["opened_at", "id"], name="discrepancy_opened_id"),
         ]
 
     def __str__(self) -> str:

@@ -114,6 +114,7 @@ def connectors_with_freshness(*, now: dt.datetime) -> tuple[dict[str, list[Conne
     by_role: dict[str, list[Connector]] = {role: [] for role in Role.values}
     for connector in (
         Connector.objects.filter(enabled=True)
+        .defer("credentials")  # a page never needs the secrets (nor the cost of decrypting them)
         .annotate(last_success=Subquery(last_ok.values("started_at")[:1]))
         .order_by("pk")
     ):

@@ -75,6 +75,7 @@ def tracing_backfill(*, scenario_name: str, seed: int | None, days: float, step_
         clock=clock,
         until=scenario.start + dt.timedelta(days=days),
         step=dt.timedelta(minutes=step_minutes),
+        reconcile_each_poll=False,  # scored on positions and history; reconciliation runs once in tracing_score
     )
     return simulation.world
 
