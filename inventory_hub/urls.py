@@ -14,5 +14,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("inventory_hub.api.urls")),
     path("webhooks/", include("inventory_hub.webhooks.urls")),
+    path("reports/", include("inventory_hub.reports.urls")),
     path("", include("inventory_hub.dashboard.urls")),
 ]

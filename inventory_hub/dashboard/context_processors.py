@@ -18,6 +18,7 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
             "view": user.has_perm(roles.PERM_VIEW),
             "edit_rules": user.has_perm(roles.PERM_EDIT_RULES),
             "manage_connectors": user.has_perm(roles.PERM_MANAGE_CONNECTORS),
+            "export_reports": user.has_perm(roles.PERM_EXPORT_REPORTS),
             "admin_site": user.is_staff,
             "role": ", ".join(g.name for g in user.groups.all()) or ("Superuser" if user.is_superuser else ""),
         }
