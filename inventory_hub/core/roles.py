@@ -41,6 +41,7 @@ ADMIN_MODELS = (
     ("django_celery_beat", "periodictask"),
     ("django_celery_beat", "intervalschedule"),
     ("django_celery_beat", "crontabschedule"),
+    ("webhooks", "webhookdelivery"),  # read-only in the admin: deliveries come from the senders only
 )
 
 
