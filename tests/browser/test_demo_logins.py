@@ -112,5 +112,6 @@ def test_admin_site_never_shows_connector_credentials(demo_set_up, page, screens
     page.goto(f"{demo_set_up}/admin/connectors/connector/{connector.pk}/change/")
     screenshot("admin-connector-change")
 
-    assert page.locator(".field-credentials_summary .readonly").inner_text() == "Set (access_token)"
+    assert page.locator(".field-credentials_summary .readonly").inner_text() == "Set (access_token, webhook_secret)"
     assert connector.credentials["access_token"] not in page.content()
+    assert connector.credentials["webhook_secret"] not in page.content()

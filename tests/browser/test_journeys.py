@@ -40,9 +40,11 @@ def test_manager_goes_from_the_worst_location_to_an_oversell_trace(stressed_demo
     page.check("input[name=discrepant]")
     page.locator("#position-grid form button, form button:has-text('Apply')").first.click()
     page.wait_for_url("**discrepant=1**")
-    rows = page.locator("#position-grid tbody tr")
-    assert rows.count() > 0
-    assert all("gap-" in html for html in rows.evaluate_all("rows => rows.map(r => r.innerHTML)"))
+    # The address changes before the swap settles: wait for the filtered rows themselves.
+    page.wait_for_function(
+        "() => { const rows = [...document.querySelectorAll('#position-grid tbody tr')];"
+        " return rows.length > 0 && rows.every(r => r.innerHTML.includes('gap-')); }"
+    )
     screenshot("journey-worst-location-discrepant")
 
     # An oversell at a location, and its trace: the count event, the hops, the order, the cause in words.

@@ -42,6 +42,8 @@ def test_manager_opens_the_worst_location_filters_it_and_reads_a_skus_history(de
     # Sorting swaps the tiles only, and the address follows.
     page.click("#location-tiles .sort-links a:text-is('Name')")
     page.wait_for_url("**/?sort=name*")
+    # The address changes before the swap settles: wait for the swapped tiles themselves.
+    page.wait_for_selector("#location-tiles .sort-links a[aria-current='true']:text-is('Name')")
     names = [name.strip() for name in page.locator(".tile h3").all_inner_texts()]
     assert names == sorted(names, key=lambda text: text.split(" ", 1)[1].lower())
     page.click("#exposure-chart .sort-links a:text-is('6 h')")
@@ -51,6 +53,7 @@ def test_manager_opens_the_worst_location_filters_it_and_reads_a_skus_history(de
 
     page.click("#location-tiles .sort-links a:text-is('Worst first')")
     page.wait_for_url("**/?sort=worst*")
+    page.wait_for_selector("#location-tiles .sort-links a[aria-current='true']:text-is('Worst first')")
     worst = page.locator(".tile").first.get_attribute("data-location")
     page.locator(".tile .tile-link").first.click()
     page.wait_for_selector(f"h1:has-text('{worst}')")
