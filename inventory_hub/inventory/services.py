@@ -229,7 +229,7 @@ def pool_update(
     if errors:
         raise PoolValidationError(errors)
     with transaction.atomic():
-        pool = Pool.objects.select_for_update().select_related("channel").get(pk=pool.pk)
+        pool = Pool.objects.select_for_update(of=("self",)).select_related("channel").get(pk=pool.pk)
         before = PoolDefinition.of(pool)
         changes = _definition_changes(before, definition)
         if not changes:
