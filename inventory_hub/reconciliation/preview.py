@@ -12,8 +12,8 @@ For every (location, SKU) of the rule's pool, from the current positions:
 The SKUs listed are those whose phantom units move most (the oversell risk), then expected ATP.
 
 Bounded: the totals per location are aggregated in SQL in one query (a location with 100,000 SKUs
-never comes into Python), with the same arithmetic as comparable.py (sweep_candidate_list's way of
-writing it); only the few SKUs the change moves most are then read back and recomputed with
+never comes into Python), with the same arithmetic as comparable.py (written in SQL as reconciliation/verdicts.py writes it);
+only the few SKUs the change moves most are then read back and recomputed with
 comparable.key_comparables itself, so the rows shown are exactly what reconciliation computes.
 """
 

@@ -19,11 +19,10 @@ from django.db.models import Q, QuerySet
 
 from inventory_hub.connectors.models import Connector, LocationMapping, PollRun, Role
 from inventory_hub.inventory import selectors as inventory_selectors
-from inventory_hub.inventory.models import AllocationRuleVersion, Pool, PoolBoundaryEntry
+from inventory_hub.inventory.models import AllocationRuleVersion, Pool, PoolBoundary, PoolBoundaryEntry
 from inventory_hub.inventory.rules import RuleValues
 from inventory_hub.observations.models import InventoryEvent, InventoryPosition, OrderLine, PositionChange
 from inventory_hub.reconciliation.comparable import (
-    HUB_DEFAULT_RULE,
     KeyObservation,
     Position,
     WmsPosition,
@@ -99,20 +98,25 @@ def wms_excluded_bin_map(*, connector_ids: Iterable[int]) -> dict[tuple[int, int
     A bin any of the connector's boundaries excludes at a site is out of the comparable: in
     practice these are the non-sellable bins (quarantine, damaged), out of every pool alike.
     """
-    ids = list(connector_ids)
-    locations = {
-        (connector_id, external_id): location_id
-        for connector_id, external_id, location_id in LocationMapping.objects.filter(
-            connector_id__in=ids, location__isnull=False
-        ).values_list("connector_id", "external_id", "location_id")
-    }
+    ids = [int(pk) for pk in connector_ids]
+    if not ids:
+        return {}
+    entries, boundaries = PoolBoundaryEntry._meta.db_table, PoolBoundary._meta.db_table
+    mappings = LocationMapping._meta.db_table
+    # One plain statement (the mapping is unique per connector and external id): every trace
+    # reads this, and the ORM took longer to build the query than the database to run it.
+    sql = f"""
+        SELECT b.connector_id, m.location_id, e.bin
+        FROM {entries} e
+        JOIN {boundaries} b ON b.id = e.boundary_id
+        JOIN {mappings} m ON m.connector_id = b.connector_id AND m.external_id = e.external_location_id
+        WHERE b.connector_id IN ({", ".join(["%s"] * len(ids))}) AND NOT e.included AND e.bin <> ''
+          AND m.location_id IS NOT NULL
+    """  # noqa: S608 (table names from _meta; values bound)
     excluded: dict[tuple[int, int], set[str]] = defaultdict(set)
-    entries = PoolBoundaryEntry.objects.filter(boundary__connector_id__in=ids, included=False).exclude(bin="")
-    for connector_id, external_id, bin_name in entries.values_list(
-        "boundary__connector_id", "external_location_id", "bin"
-    ):
-        location_id = locations.get((connector_id, external_id))
-        if location_id is not None:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, ids)
+        for connector_id, location_id, bin_name in cursor.fetchall():
             excluded[(connector_id, location_id)].add(bin_name)
     return {key: frozenset(bins) for key, bins in excluded.items()}
 
@@ -252,109 +256,6 @@ def key_observation_map(
             rules=rules.get(location_id, ()),
         )
     return observations
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class SweepCandidates:
-    """One location's keys the full sweep must look at in Python, and how many it may skip."""
-
-    skus: frozenset[str]
-    agreeing: int  # keys whose systems certainly agree, with no open discrepancy: nothing to do
-
-
-def _ids_in(ids: Iterable[int]) -> str:
-    """`connector_id IN (…)` with the ids as int literals: each appears several times in the query."""
-    literals = ", ".join(str(int(pk)) for pk in ids)
-    return f"connector_id IN ({literals})" if literals else "1 = 0"
-
-
-def sweep_candidate_list(
-    *,
-    location_id: int,
-    connectors: Mapping[str, list[Connector]],
-    excluded_bins: Mapping[tuple[int, int], frozenset[str]],
-    rules: tuple[RuleValues, ...],
-) -> SweepCandidates:
-    """The location's SKUs a full sweep must reconcile: all but those that certainly need nothing (one query).
-
-    A key is skipped only when every hop would compare equal, it has no open discrepancy and no
-    rule drift: the WMS comparable (on hand − excluded bins − allocated, summed over WMS
-    connectors that all report a location total) equals the ERP's (summed), and every storefront
-    shows exactly the expected ATP of the governing rule (the largest over the location's rules,
-    comparable.governing_rule) and holds back that rule's safety stock (checked against every rule
-    giving that largest ATP, so a tie never hides a drift). Anything else (a side missing, bins of
-    a WMS without a total, …) is a candidate, and the Python path decides exactly as for any key.
-    The result is exact: the condition is sufficient for `_reconcile_batch` to do nothing but count.
-    """
-    params: list[object] = []
-    wms_ids = [c.pk for c in connectors.get(Role.WMS, [])]
-    erp_ids = [c.pk for c in connectors.get(Role.ERP, [])]
-    storefront_ids = [c.pk for c in connectors.get(Role.STOREFRONT, [])]
-    is_wms, is_erp, is_storefront = _ids_in(wms_ids), _ids_in(erp_ids), _ids_in(storefront_ids)
-    excluded_cases = ""  # the only bound parameters before the location's: bin names
-    for connector_id in wms_ids:
-        bins = sorted(excluded_bins.get((connector_id, location_id), ()))
-        if bins:
-            params += bins
-            excluded_cases += (
-                f" WHEN connector_id = {int(connector_id)} AND bin IN ({', '.join(['%s'] * len(bins))}) THEN -on_hand"
-            )
-    params += [location_id, location_id]
-    held = "CASE WHEN on_hand - allocated - available > 0 THEN on_hand - allocated - available ELSE 0 END"
-    # expected_atp(wms, rule) per rule. Rule values are ints from our own dataclass, written as
-    # literals so both databases do integer arithmetic (truncating where Python floors: the
-    # two differ only below zero, which max(0, …) clamps away alike).
-    atp_max, atp_any, no_drift = [], [], []
-    for rule in rules or (HUB_DEFAULT_RULE,):
-        ss, pickup, share = int(rule.safety_stock), int(rule.pickup_reservation), int(rule.channel_share_percent)
-        promisable = f"(wms - {ss} - {pickup}) * {share} / 100"
-        atp = f"(CASE WHEN {promisable} > 0 THEN {promisable} ELSE 0 END)"
-        atp_max.append(f"{atp} <= shown_min")
-        atp_any.append(f"{atp} = shown_min")
-        no_drift.append(f"({atp} <> shown_min OR held_min IS NULL OR (held_min = {ss} AND held_max = {ss}))")
-    positions = InventoryPosition._meta.db_table
-    discrepancies = Discrepancy._meta.db_table
-    # Built from table names, placeholders and int literals only: every string is a bound parameter.
-    sql = f"""
-        WITH keyed AS (
-            SELECT sku,
-                SUM(CASE WHEN {is_wms} AND bin = '' THEN 1 ELSE 0 END) AS wms_totals,
-                COUNT(DISTINCT CASE WHEN {is_wms} THEN connector_id END) AS wms_connectors,
-                SUM(CASE WHEN {is_wms} AND bin = '' THEN on_hand - allocated{excluded_cases} ELSE 0 END) AS wms,
-                SUM(CASE WHEN {is_erp} AND bin = '' THEN 1 ELSE 0 END) AS erp_totals,
-                SUM(CASE WHEN {is_erp} AND bin = '' THEN on_hand - allocated ELSE 0 END) AS erp,
-                SUM(CASE WHEN {is_storefront} AND bin = '' THEN 1 ELSE 0 END) AS storefronts,
-                MIN(CASE WHEN {is_storefront} AND bin = '' THEN available END) AS shown_min,
-                MAX(CASE WHEN {is_storefront} AND bin = '' THEN available END) AS shown_max,
-                MIN(CASE WHEN {is_storefront} AND bin = '' AND available > 0 THEN {held} END) AS held_min,
-                MAX(CASE WHEN {is_storefront} AND bin = '' AND available > 0 THEN {held} END) AS held_max
-            FROM {positions}
-            WHERE {_ids_in(wms_ids + erp_ids + storefront_ids)} AND location_id = %s
-            GROUP BY sku
-        ),
-        judged AS (
-            SELECT sku, CASE WHEN wms_totals > 0 AND wms_totals = wms_connectors AND erp_totals > 0
-                              AND storefronts > 0 AND wms = erp AND shown_min = shown_max
-                              AND {" AND ".join(atp_max)} AND ({" OR ".join(atp_any)}) AND {" AND ".join(no_drift)}
-                             THEN 1 ELSE 0 END AS agrees
-            FROM keyed
-            WHERE wms_totals + erp_totals + storefronts > 0
-        ),
-        open_keys AS (SELECT sku FROM {discrepancies} WHERE location_id = %s AND closed_at IS NULL)
-        SELECT sku, 0 FROM judged WHERE agrees = 0
-        UNION SELECT sku, 0 FROM open_keys
-        UNION ALL SELECT NULL, COUNT(*) FROM judged WHERE agrees = 1 AND sku NOT IN (SELECT sku FROM open_keys)
-    """  # noqa: S608
-    skus: set[str] = set()
-    agreeing = 0
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        for sku, count in cursor.fetchall():
-            if sku is None:
-                agreeing = count
-            else:
-                skus.add(sku)
-    return SweepCandidates(skus=frozenset(skus), agreeing=agreeing)
 
 
 def discrepancy_open_list(*, scope: Scope) -> QuerySet[Discrepancy]:
