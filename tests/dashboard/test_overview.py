@@ -277,3 +277,16 @@ def test_after_a_poll_only_the_locations_it_changed_are_recorded(retailer):
 
     assert written == 1
     assert ExposureSample.objects.filter(recorded_at=run.started_at).get().location == retailer["fc"]
+
+
+def test_a_screenful_of_the_worst_locations_then_all_on_request(manager_client):
+    for n in range(30):
+        LocationFactory(code=f"STORE-{n:02d}")
+    url = reverse("dashboard:home")
+
+    first = manager_client.get(url, headers={"HX-Request": "true", "HX-Target": "location-tiles"}).content.decode()
+    every = manager_client.get(url + "?show=all", headers={"HX-Request": "true", "HX-Target": "location-tiles"})
+
+    assert first.count('<article class="tile') == 24
+    assert "Show all 30 locations" in first
+    assert every.content.decode().count('<article class="tile') == 30

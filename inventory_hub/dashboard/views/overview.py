@@ -19,6 +19,7 @@ from inventory_hub.dashboard.views.common import HtmxHttpRequest, template_for
 from inventory_hub.inventory import selectors as inventory_selectors
 
 HOME_PARTIALS = frozenset({"connector-state", "location-tiles", "exposure-chart"})
+TILES_SHOWN = 24
 
 
 @require_GET
@@ -45,6 +46,9 @@ def home(request: HtmxHttpRequest) -> HttpResponse:
     if target in (None, "location-tiles"):
         tiles = selectors.location_tile_list(sort=sort, now=now, connectors=connectors)
         context["tiles"] = tiles
+        # The worst first, a screenful of them: a hundred tiles are neither read nor fast to draw.
+        context["show_all"] = request.GET.get("show") == "all" or len(tiles) <= TILES_SHOWN
+        context["tiles_shown"] = tiles if context["show_all"] else tiles[:TILES_SHOWN]
         context["total_exposure"] = sum(tile.exposure or 0 for tile in tiles)
         context["total_open"] = sum(tile.open_total for tile in tiles)
     if target in (None, "exposure-chart"):
