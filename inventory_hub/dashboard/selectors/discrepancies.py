@@ -18,13 +18,11 @@ from django.core.cache import cache
 from django.db.models import Count, Min, Q, QuerySet
 
 from inventory_hub.dashboard.explain import HOP_WORDS, OpenSeries
+from inventory_hub.dashboard.selectors.paging import COUNT_CAP, CappedPage
 from inventory_hub.reconciliation.models import Discrepancy, DiscrepancyClass
 from inventory_hub.tracing.models import Oversell
 
 PER_PAGE = 50
-# Counting every match of a broad filter on a large table costs more than the page itself:
-# count up to this many and say "more than" beyond it.
-COUNT_CAP = 10_000
 MAX_BUCKETS = 60
 BUCKET_STEPS = tuple(dt.timedelta(minutes=m) for m in (5, 10, 15, 30, 60, 120, 180, 360, 720, 1440, 2880, 10080))
 # Related oversells shown per discrepancy row; the rest are behind a link to the filtered list.
@@ -73,29 +71,7 @@ class DiscrepancyRow:
         return HOP_WORDS.get(self.discrepancy.hop, self.discrepancy.hop)
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class DiscrepancyPage:
-    rows: tuple[DiscrepancyRow, ...]
-    number: int
-    per_page: int
-    total: int  # capped at COUNT_CAP + 1
-    has_next: bool
-
-    @property
-    def total_capped(self) -> bool:
-        return self.total > COUNT_CAP
-
-    @property
-    def first(self) -> int:
-        return (self.number - 1) * self.per_page + 1 if self.rows else 0
-
-    @property
-    def last(self) -> int:
-        return self.first + len(self.rows) - 1 if self.rows else 0
-
-    @property
-    def has_previous(self) -> bool:
-        return self.number > 1
+DiscrepancyPage = CappedPage[DiscrepancyRow]
 
 
 def _key_filtered(filters: DiscrepancyFilters) -> QuerySet[Discrepancy]:

@@ -9,11 +9,11 @@ from django.db.models import Avg, Count, Q, QuerySet
 
 from inventory_hub.connectors.models import Connector, Role
 from inventory_hub.dashboard.explain import EVENT_WORDS
+from inventory_hub.dashboard.selectors.paging import COUNT_CAP, CappedPage
 from inventory_hub.reconciliation.models import Discrepancy, HopLagSample
 from inventory_hub.tracing.models import Oversell, RootCause, TraceStep
 
 PER_PAGE = 50
-COUNT_CAP = 10_000
 # A hop's typical lag at a location: the average of the lags measured in this window before the order,
 # when at least LAG_MIN_SAMPLES were.
 LAG_WINDOW = dt.timedelta(hours=24)
@@ -43,29 +43,7 @@ class OversellRow:
         return words[:1].upper() + words[1:] + (" (inferred)" if self.origin_inferred else "")
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class OversellPage:
-    rows: tuple[OversellRow, ...]
-    number: int
-    per_page: int
-    total: int  # capped at COUNT_CAP + 1
-    has_next: bool
-
-    @property
-    def total_capped(self) -> bool:
-        return self.total > COUNT_CAP
-
-    @property
-    def first(self) -> int:
-        return (self.number - 1) * self.per_page + 1 if self.rows else 0
-
-    @property
-    def last(self) -> int:
-        return self.first + len(self.rows) - 1 if self.rows else 0
-
-    @property
-    def has_previous(self) -> bool:
-        return self.number > 1
+OversellPage = CappedPage[OversellRow]
 
 
 def _filtered(filters: OversellFilters, *, with_root_cause: bool = True) -> QuerySet[Oversell]:
