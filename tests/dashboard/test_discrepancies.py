@@ -217,6 +217,17 @@ def test_open_series_counts_each_bucket_in_sql(world):
     assert open_at(0.5) == {"rule": 1, "in_flight": 1}
 
 
+def test_open_series_is_reused_while_now_moves_within_its_bucket_grid(world, django_assert_num_queries):
+    filters = selectors.DiscrepancyFilters(location_id=world["store"].pk)
+    end = NOW.replace(minute=30, second=0)  # mid-bucket: one more second adds no bucket
+    first = selectors.discrepancy_open_series(filters=filters, start=ago(50), end=end)  # hourly buckets
+
+    with django_assert_num_queries(0):
+        again = selectors.discrepancy_open_series(filters=filters, start=ago(50), end=end + dt.timedelta(seconds=1))
+
+    assert again == first
+
+
 def test_empty_states_say_what_to_do(manager_client, db):
     response = manager_client.get(reverse("dashboard:discrepancy-list"))
     page = text(response)

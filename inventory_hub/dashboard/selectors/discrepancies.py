@@ -218,22 +218,6 @@ def discrepancy_open_series(*, filters: DiscrepancyFilters, start: dt.datetime, 
     refiltering and paging the list then do not pay for it again.
     """
     step = bucket_step(start, end)
-    key = (
-        "discrepancy-series:"
-        + hashlib.sha256(
-            repr((dataclasses.astuple(filters), start.timestamp() // step.total_seconds(), end - start)).encode()
-        ).hexdigest()
-    )
-    cached = cache.get(key)
-    if cached is None:
-        cached = _open_series(filters=filters, start=start, end=end, step=step)
-        cache.set(key, cached, SERIES_CACHE_SECONDS)
-    return cached
-
-
-def _open_series(
-    *, filters: DiscrepancyFilters, start: dt.datetime, end: dt.datetime, step: dt.timedelta
-) -> OpenSeries:
     epoch = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
     first = epoch + ((start - epoch) // step) * step  # round buckets: 10:00, 10:15, …
     starts: list[dt.datetime] = []
@@ -241,6 +225,18 @@ def _open_series(
     while at < end:
         starts.append(at)
         at += step
+    # Keyed by the bucket grid, not the exact range: "now" moves every request, the grid every step.
+    grid = (dataclasses.astuple(filters), first.isoformat(), step.total_seconds(), len(starts))
+    key = "discrepancy-series:" + hashlib.sha256(repr(grid).encode()).hexdigest()
+    cached = cache.get(key)
+    if cached is None:
+        cached = _open_series(filters=filters, starts=starts, step=step)
+        cache.set(key, cached, SERIES_CACHE_SECONDS)
+    return cached
+
+
+def _open_series(*, filters: DiscrepancyFilters, starts: list[dt.datetime], step: dt.timedelta) -> OpenSeries:
+    first = starts[0]
     overlapping = _key_filtered(filters).filter(
         Q(closed_at__isnull=True) | Q(closed_at__gt=first), opened_at__lt=starts[-1] + step
     )
