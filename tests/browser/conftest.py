@@ -10,6 +10,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from django.core.management import call_command
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "screenshots"
@@ -60,3 +61,34 @@ def screenshot(page):
         page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=True)
 
     return take
+
+
+def _demo(settings, live_server, **options) -> str:
+    settings.DEBUG = True  # the demo command's set-up runs as in development
+    call_command("demo", no_serve=True, days=0.25, stdout=open(os.devnull, "w"), **options)  # noqa: SIM115
+    settings.DEBUG = False
+    return live_server.url
+
+
+@pytest.fixture
+def demo_set_up(settings, live_server) -> str:
+    """The demo retailer (two stores and an FC), six backfilled hours: the live server's URL."""
+    return _demo(settings, live_server)
+
+
+@pytest.fixture
+def stressed_demo(settings, live_server) -> str:
+    """The `stressed` scenario, six backfilled hours: oversells and cascade loops within them."""
+    return _demo(settings, live_server, scenario="stressed")
+
+
+def log_in(page, base_url: str, username: str = "manager") -> None:
+    """Log in as one of the demo users (their passwords from DEMO_USERS) and land on the overview."""
+    from inventory_hub.dashboard.management.commands.demo import DEMO_USERS
+
+    password = next(user[1] for user in DEMO_USERS if user[0] == username)
+    page.goto(f"{base_url}/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.wait_for_selector("h1:has-text('Overview')")

@@ -5,37 +5,21 @@ from __future__ import annotations
 import re
 
 import pytest
-from django.core.management import call_command
 
 from inventory_hub.connectors.models import Connector
 from inventory_hub.dashboard.management.commands.demo import DEMO_USERS
 from inventory_hub.inventory.models import AllocationRule
+from tests.browser.conftest import log_in
 
 # serialized_rollback restores the role groups of the data migration after the flush.
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
-
-
-@pytest.fixture
-def demo_set_up(settings, live_server):
-    settings.DEBUG = True
-    call_command("demo", no_serve=True, days=0.25, stdout=open("/dev/null", "w"))  # noqa: SIM115
-    settings.DEBUG = False
-    return live_server.url
-
-
-def _log_in(page, base_url, username, password):
-    page.goto(f"{base_url}/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", password)
-    page.click("button[type=submit]")
-    page.wait_for_selector("h1:has-text('Overview')")
 
 
 @pytest.mark.parametrize(("username", "password", "role", "is_staff"), DEMO_USERS, ids=[u[0] for u in DEMO_USERS])
 def test_each_demo_user_logs_in_and_sees_the_overview(
     demo_set_up, page, screenshot, username, password, role, is_staff
 ):
-    _log_in(page, demo_set_up, username, password)
+    log_in(page, demo_set_up, username)
 
     assert page.locator(".role-tag").inner_text() == role
     assert page.locator(".tile h3", has_text="FC-1").count() == 1
@@ -44,7 +28,7 @@ def test_each_demo_user_logs_in_and_sees_the_overview(
 
 
 def test_admin_reaches_connectors_and_the_manager_is_refused(demo_set_up, page, screenshot):
-    _log_in(page, demo_set_up, "admin", "demo-admin-2026")
+    log_in(page, demo_set_up, "admin")
     page.click("nav >> text=Connectors")
     page.wait_for_selector("h1:has-text('Connectors')")
     screenshot("connectors-admin")
@@ -54,7 +38,7 @@ def test_admin_reaches_connectors_and_the_manager_is_refused(demo_set_up, page, 
     assert Connector.objects.filter(enabled=False).count() == 1
 
     page.click("text=Log out")
-    _log_in(page, demo_set_up, "manager", "demo-manager-2026")
+    log_in(page, demo_set_up, "manager")
     assert page.locator("nav >> text=Connectors").count() == 0
     response = page.goto(f"{demo_set_up}/connectors/")
     assert response.status == 403
@@ -73,7 +57,7 @@ def test_login_page_and_a_failed_login(demo_set_up, page, screenshot):
 
 
 def test_ops_lead_edits_a_rule_and_sees_the_history_entry(demo_set_up, page, screenshot):
-    _log_in(page, demo_set_up, "opslead", "demo-opslead-2026")
+    log_in(page, demo_set_up, "opslead")
     page.click("nav >> text=Allocation rules")
     screenshot("rules-opslead")
     page.locator("a:text-is('Edit')").first.click()
@@ -95,7 +79,7 @@ def test_ops_lead_edits_a_rule_and_sees_the_history_entry(demo_set_up, page, scr
 
 
 def test_manager_reads_rule_history_but_cannot_edit(demo_set_up, page, screenshot):
-    _log_in(page, demo_set_up, "manager", "demo-manager-2026")
+    log_in(page, demo_set_up, "manager")
     page.click("nav >> text=Allocation rules")
 
     assert page.locator("a", has_text="Edit").count() == 0
@@ -107,7 +91,7 @@ def test_manager_reads_rule_history_but_cannot_edit(demo_set_up, page, screensho
 
 
 def test_admin_site_never_shows_connector_credentials(demo_set_up, page, screenshot):
-    _log_in(page, demo_set_up, "admin", "demo-admin-2026")
+    log_in(page, demo_set_up, "admin")
     connector = Connector.objects.get(adapter="shopify")
     page.goto(f"{demo_set_up}/admin/connectors/connector/{connector.pk}/change/")
     screenshot("admin-connector-change")

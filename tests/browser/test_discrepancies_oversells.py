@@ -1,7 +1,7 @@
 """The fulfillment manager's discrepancy timeline and oversell traces in a real browser (screenshots for people).
 
-The sandbox's `stressed` scenario makes oversells and cascade loops within hours; the demo
-backfill reconciles but does not trace, so the set-up runs the tracer as the poll pipeline would.
+The sandbox's `stressed` scenario makes oversells and cascade loops within hours (the demo
+backfill traces its orders).
 """
 
 from __future__ import annotations
@@ -9,41 +9,20 @@ from __future__ import annotations
 import re
 
 import pytest
-from django.core.management import call_command
-from django.utils import timezone
 
 from inventory_hub.reconciliation.models import Discrepancy
-from inventory_hub.tracing import services as tracing_services
 from inventory_hub.tracing.models import Oversell, TraceStep
+from tests.browser.conftest import log_in
 
 # serialized_rollback restores the role groups of the data migration after the flush.
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
-
-
-@pytest.fixture
-def stressed_demo(settings, live_server):
-    settings.DEBUG = True
-    call_command("demo", no_serve=True, days=0.25, scenario="stressed", stdout=open("/dev/null", "w"))  # noqa: SIM115
-    settings.DEBUG = False
-    now = timezone.now()
-    tracing_services.oversells_detect(now=now)
-    tracing_services.cascade_loops_detect(now=now)
-    return live_server.url
-
-
-def _log_in(page, base_url):
-    page.goto(f"{base_url}/accounts/login/")
-    page.fill("input[name=username]", "manager")
-    page.fill("input[name=password]", "demo-manager-2026")
-    page.click("button[type=submit]")
-    page.wait_for_selector("nav")
 
 
 def test_manager_filters_acknowledges_and_follows_an_oversell_to_its_trace(stressed_demo, page, screenshot):
     base = stressed_demo
     assert Discrepancy.objects.filter(closed_at__isnull=True).count() > 50  # more than one page
     assert Oversell.objects.exists(), "the stressed scenario should oversell within 6 hours"
-    _log_in(page, base)
+    log_in(page, base)
 
     # The timeline: chart drawn, open discrepancies listed.
     page.click("nav >> text=Discrepancies")

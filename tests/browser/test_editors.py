@@ -9,28 +9,12 @@ import re
 from unittest import mock
 
 import pytest
-from django.core.management import call_command
 
 from inventory_hub.connectors.models import Connector
 from inventory_hub.inventory.models import AllocationRule, Pool, PoolBoundaryEntry, PoolChange
+from tests.browser.conftest import log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
-
-
-@pytest.fixture
-def demo_set_up(settings, live_server):
-    settings.DEBUG = True
-    call_command("demo", no_serve=True, days=0.25, stdout=open("/dev/null", "w"))  # noqa: SIM115
-    settings.DEBUG = False
-    return live_server.url
-
-
-def _log_in(page, base_url, username, password):
-    page.goto(f"{base_url}/accounts/login/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", password)
-    page.click("button[type=submit]")
-    page.wait_for_selector("h1")
 
 
 def _log_out(page):
@@ -133,15 +117,15 @@ def _manager_is_refused(page, base_url, screenshot):
 
 
 def test_ops_lead_edits_pools_and_rules_admin_polls_manager_reads(demo_set_up, page, screenshot):
-    _log_in(page, demo_set_up, "opslead", "demo-opslead-2026")
+    log_in(page, demo_set_up, "opslead")
     _pools_as_ops_lead(page, demo_set_up, screenshot)
     _rule_as_ops_lead(page, screenshot)
     assert page.locator("nav >> text=Connectors").count() == 0
     _log_out(page)
 
-    _log_in(page, demo_set_up, "admin", "demo-admin-2026")
+    log_in(page, demo_set_up, "admin")
     _connectors_as_admin(page, screenshot)
     _log_out(page)
 
-    _log_in(page, demo_set_up, "manager", "demo-manager-2026")
+    log_in(page, demo_set_up, "manager")
     _manager_is_refused(page, demo_set_up, screenshot)

@@ -5,29 +5,18 @@ refused. The ops lead's and the admin's journeys are in test_editors.py."""
 from __future__ import annotations
 
 import pytest
-from django.core.management import call_command
 
 from inventory_hub.inventory.models import AllocationRule
 from inventory_hub.tracing.models import Oversell
+from tests.browser.conftest import log_in
 
 # serialized_rollback restores the role groups of the data migration after the flush.
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 
-@pytest.fixture
-def stressed_demo(settings, live_server):
-    settings.DEBUG = True
-    call_command("demo", no_serve=True, days=0.25, scenario="stressed", stdout=open("/dev/null", "w"))  # noqa: SIM115
-    settings.DEBUG = False
-    return live_server.url
-
-
 def test_manager_goes_from_the_worst_location_to_an_oversell_trace(stressed_demo, page, screenshot):
     base = stressed_demo
-    page.goto(f"{base}/")
-    page.fill("input[name=username]", "manager")
-    page.fill("input[name=password]", "demo-manager-2026")
-    page.click("button[type=submit]")
+    log_in(page, base)
 
     # The overview puts the worst location first; open it.
     page.wait_for_selector(".tile")

@@ -5,33 +5,17 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from django.core.management import call_command
 
 from inventory_hub.inventory.models import Location
+from tests.browser.conftest import log_in
 
 # serialized_rollback restores the role groups of the data migration after the flush.
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 
-@pytest.fixture
-def demo_set_up(settings, live_server):
-    settings.DEBUG = True
-    call_command("demo", no_serve=True, days=0.25, stdout=open("/dev/null", "w"))  # noqa: SIM115
-    settings.DEBUG = False
-    return live_server.url
-
-
-def _log_in(page, base_url):
-    page.goto(f"{base_url}/")
-    page.fill("input[name=username]", "manager")
-    page.fill("input[name=password]", "demo-manager-2026")
-    page.click("button[type=submit]")
-    page.wait_for_selector("h1:has-text('Overview')")
-
-
 def test_manager_opens_the_worst_location_filters_it_and_reads_a_skus_history(demo_set_up, page, screenshot):
     # One demo set-up for the whole walk: the backfill is the slow part.
-    _log_in(page, demo_set_up)
+    log_in(page, demo_set_up)
     page.wait_for_selector("#exposure-chart .main-svg")
 
     tiles = page.locator(".tile")

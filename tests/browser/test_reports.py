@@ -9,34 +9,23 @@ import time
 import openpyxl
 import pytest
 from django.contrib.auth import get_user_model
-from django.core.management import call_command
 from django.db import connection
 
 from inventory_hub.inventory.models import Location
 from inventory_hub.reports import services
 from inventory_hub.reports.models import ReportJob
 from inventory_hub.reports.selectors import Report
+from tests.browser.conftest import log_in
 
 # serialized_rollback restores the role groups of the data migration after the flush.
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 
 @pytest.fixture
-def demo_set_up(settings, live_server, tmp_path):
-    settings.DEBUG = True
-    call_command("demo", no_serve=True, days=0.25, stdout=open("/dev/null", "w"))  # noqa: SIM115
-    settings.DEBUG = False
+def reports_demo(demo_set_up, settings, tmp_path):
     settings.REPORTS_DIR = tmp_path / "reports"
     settings.REPORTS_PROGRESS_EVERY = 1
-    return live_server.url
-
-
-def _log_in(page, base_url, username, password):
-    page.goto(f"{base_url}/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", password)
-    page.click("button[type=submit]")
-    page.wait_for_selector("h1:has-text('Overview')")
+    return demo_set_up
 
 
 def _worker(job_id: int, seconds: float, monkeypatch) -> threading.Thread:
@@ -61,10 +50,10 @@ def _worker(job_id: int, seconds: float, monkeypatch) -> threading.Thread:
 
 
 def test_admin_exports_a_report_sees_the_progress_bar_then_downloads_the_file(
-    demo_set_up, page, screenshot, monkeypatch, tmp_path
+    reports_demo, page, screenshot, monkeypatch, tmp_path
 ):
-    base = demo_set_up
-    _log_in(page, base, "admin", "demo-admin-2026")
+    base = reports_demo
+    log_in(page, base, "admin")
     page.click("nav >> text=Reports")
     page.wait_for_selector("h1:has-text('Reports')")
     today = dt.datetime.now(dt.UTC).date()
