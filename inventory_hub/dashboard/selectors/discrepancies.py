@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import hashlib
+import zoneinfo
 from collections import defaultdict
 from collections.abc import Sequence
 from functools import reduce
 from operator import or_
+from urllib.parse import urlencode
 
 from django.core.cache import cache
 from django.db.models import Count, Min, Q, QuerySet
+from django.urls import reverse
 
 from inventory_hub.dashboard.explain import HOP_WORDS, OpenSeries
 from inventory_hub.dashboard.selectors.paging import COUNT_CAP, CappedPage
@@ -53,6 +57,8 @@ class OversellLink:
     id: int
     ordered_at: dt.datetime
     shortfall: int
+    url: str = ""
+    ordered_local: str = ""  # "H:i" at the location
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -61,6 +67,14 @@ class DiscrepancyRow:
     duration_seconds: float
     oversells: tuple[OversellLink, ...]
     more_oversells: int
+    # Display strings made once here: a page renders 50 rows, and the template's {% url %} and
+    # date filters cost about as much as the page's queries.
+    location_url: str = ""
+    sku_url: str = ""
+    acknowledge_url: str = ""
+    more_oversells_url: str = ""
+    opened_local: str = ""  # "Nov 28, 10:02 CET" at the location
+    opened_utc: str = ""
 
     @property
     def time_zone(self) -> str:
@@ -147,17 +161,59 @@ def _related_oversells(discrepancies: Sequence[Discrepancy], *, now: dt.datetime
     }
 
 
+class _Urls:
+    """URLs of the rows' links: reversed once per page with a placeholder id, then filled in."""
+
+    PLACEHOLDER = 2_147_483_647
+
+    def __init__(self) -> None:
+        self._patterns = {
+            name: reverse(f"dashboard:{name}", args=[self.PLACEHOLDER])
+            for name in ("location-detail", "discrepancy-acknowledge", "oversell-detail")
+        }
+        self.oversell_list = reverse("dashboard:oversell-list")
+
+    def of(self, name: str, pk: int) -> str:
+        return self._patterns[name].replace(str(self.PLACEHOLDER), str(int(pk)), 1)
+
+
+def _local(at: dt.datetime, zone: str) -> dt.datetime:
+    return at.astimezone(_zone(zone))
+
+
+@functools.lru_cache(maxsize=512)
+def _zone(name: str) -> zoneinfo.ZoneInfo:
+    return zoneinfo.ZoneInfo(name)
+
+
 def _rows(discrepancies: Sequence[Discrepancy], *, now: dt.datetime) -> tuple[DiscrepancyRow, ...]:
     related = _related_oversells(discrepancies, now=now)
+    urls = _Urls()
     rows = []
     for d in discrepancies:
-        links = related.get(d.pk, [])
+        zone = d.location.time_zone
+        opened = _local(d.opened_at, zone)
+        links = tuple(
+            dataclasses.replace(
+                o, url=urls.of("oversell-detail", o.id), ordered_local=f"{_local(o.ordered_at, zone):%H:%M}"
+            )
+            for o in related.get(d.pk, [])[:RELATED_PER_ROW]
+        )
+        more = max(0, len(related.get(d.pk, [])) - RELATED_PER_ROW)
         rows.append(
             DiscrepancyRow(
                 discrepancy=d,
                 duration_seconds=((d.closed_at or now) - d.opened_at).total_seconds(),
-                oversells=tuple(links[:RELATED_PER_ROW]),
-                more_oversells=max(0, len(links) - RELATED_PER_ROW),
+                oversells=links,
+                more_oversells=more,
+                location_url=urls.of("location-detail", d.location_id),
+                sku_url=reverse("dashboard:sku-detail", args=[d.location_id, d.sku]),
+                acknowledge_url=urls.of("discrepancy-acknowledge", d.pk),
+                more_oversells_url=f"{urls.oversell_list}?{urlencode({'location': d.location_id, 'sku': d.sku})}"
+                if more
+                else "",
+                opened_local=f"{opened:%b} {opened.day}, {opened:%H:%M} {opened.tzname()}",
+                opened_utc=f"{d.opened_at.astimezone(dt.UTC):%Y-%m-%d %H:%M:%S}",
             )
         )
     return tuple(rows)

@@ -18,9 +18,11 @@ from urllib.parse import urlencode
 
 from django.core.paginator import Page, Paginator
 from django.db.models import Count, F, OuterRef, QuerySet, Subquery
+from django.urls import reverse
 
 from inventory_hub.connectors.models import Connector, PollRun, Role
 from inventory_hub.dashboard import charts
+from inventory_hub.dashboard.templatetags.hub import age
 from inventory_hub.inventory.models import Location
 from inventory_hub.observations.models import EventKind, InventoryEvent, InventoryPosition
 from inventory_hub.reconciliation import comparable
@@ -168,6 +170,13 @@ class GridRow:
     phantom: int
     gaps: tuple[RowGap, ...]
     cell_class: Mapping[str, str]  # "erp" / "storefront" / "expected" → the class of the gap drawn there
+    # Display strings made once here (50 rows a page: template date filters and {% url %} cost
+    # about as much as the page's queries). Times are the location's wall clock.
+    sku_url: str = ""
+    wms_since_text: str = ""
+    erp_since_text: str = ""
+    erp_age: str = ""
+    storefront_since_text: str = ""
 
     @property
     def gaps_by_class(self) -> list[tuple[str, str, list[RowGap]]]:
@@ -201,6 +210,7 @@ def grid_rows(
         scope=scope
     ).values_list("sku", "hop", "classification", "upstream_quantity", "downstream_quantity"):
         open_gaps[sku][hop] = (classification, downstream - upstream)
+    zone = location.tzinfo
     rows = []
     for sku in skus:
         observation = observations.get((location.pk, sku))
@@ -216,8 +226,11 @@ def grid_rows(
             for hop in Hop.values
             if hop in gaps
         )
+        sku_url = reverse("dashboard:sku-detail", args=[location.pk, sku])
         if observation is None:
-            rows.append(GridRow(sku, None, None, None, 0, None, None, None, None, None, None, 0, row_gaps, cell_class))
+            rows.append(
+                GridRow(sku, None, None, None, 0, None, None, None, None, None, None, 0, row_gaps, cell_class, sku_url)
+            )
             continue
         values = comparable.key_comparables(observation)
         wms_excluded = sum(
@@ -241,9 +254,22 @@ def grid_rows(
                 phantom=phantom,
                 gaps=row_gaps,
                 cell_class=cell_class,
+                sku_url=sku_url,
+                wms_since_text=_short(values.wms_changed_at, zone),
+                erp_since_text=_short(values.erp_changed_at, zone),
+                erp_age=age(values.erp_changed_at, now),
+                storefront_since_text=_short(values.storefront_changed_at, zone),
             )
         )
     return rows
+
+
+def _short(at: dt.datetime | None, zone: dt.tzinfo) -> str:
+    """ "Nov 28, 10:02" at the location ("" when unknown)."""
+    if at is None:
+        return ""
+    local = at.astimezone(zone)
+    return f"{local:%b} {local.day}, {local:%H:%M}"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
