@@ -137,5 +137,9 @@ def connector_poll_now(*, connector_id: int, now: dt.datetime | None = None) -> 
         Connector.objects.filter(pk=connector_id).update(next_poll_at=None)
         claimed = connectors_due_claim(now=now, due=[(connector_id, None, connector.poll_interval_seconds)])
         for claimed_id in claimed:
-            transaction.on_commit(lambda pk=claimed_id: current_app.send_task(POLL_TASK_NAME, args=[pk]))
+            transaction.on_commit(
+                lambda pk=claimed_id: current_app.send_task(
+                    POLL_TASK_NAME, args=[pk], kwargs={"trigger": PollRun.Trigger.MANUAL}
+                )
+            )
     return bool(claimed)

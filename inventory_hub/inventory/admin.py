@@ -17,6 +17,7 @@ from inventory_hub.inventory.models import (
     Pool,
     PoolBoundary,
     PoolBoundaryEntry,
+    PoolChange,
 )
 from inventory_hub.inventory.rules import RuleValues
 
@@ -179,3 +180,14 @@ class AllocationRuleVersionAdmin(ReadOnlyAdmin):
     list_filter = ["rule__pool", "rule__channel"]
     search_fields = ["author_name", "reason", "rule__pool__code"]
     list_select_related = ["rule__pool", "rule__channel"]
+
+
+@admin.register(PoolChange)
+class PoolChangeAdmin(ReadOnlyAdmin):
+    """The audit trail of pool and boundary edits (made on the pools page): read-only here."""
+
+    list_display = ["created_at", "pool", "subject", "author_name", "reason"]
+    list_filter = ["pool"]
+    search_fields = ["pool__code", "subject", "author_name", "reason"]
+    date_hierarchy = "created_at"
+    list_select_related = ["pool"]

@@ -22,10 +22,13 @@ RECONCILE_TASK_NAME = "inventory_hub.reconciliation.tasks.reconciliation_after_p
     time_limit=30 * 60,
     ignore_result=True,
 )
-def connector_poll_task(connector_id: int) -> None:
-    """Poll one connector (enqueued by the beat fan-out or "poll now")."""
+def connector_poll_task(connector_id: int, trigger: str = "schedule") -> None:
+    """Poll one connector (enqueued by the beat fan-out, or by "poll now" with trigger "manual")."""
+    from inventory_hub.connectors.models import PollRun
     from inventory_hub.observations import services  # keeps task import light for the worker
 
-    run = services.connector_poll(connector_id=connector_id)
+    if trigger not in PollRun.Trigger.values:
+        trigger = PollRun.Trigger.SCHEDULE
+    run = services.connector_poll(connector_id=connector_id, trigger=trigger)
     if run is not None and run.status == run.Status.SUCCEEDED and run.positions_changed:
         current_app.send_task(RECONCILE_TASK_NAME, args=[run.pk])

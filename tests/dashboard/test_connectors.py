@@ -62,7 +62,9 @@ def test_poll_now_claims_the_connector_and_enqueues_its_poll_after_commit(
         )
 
     html = response.content.decode()
-    send_task.assert_called_once_with(connector_services.POLL_TASK_NAME, args=[connector.pk])
+    send_task.assert_called_once_with(
+        connector_services.POLL_TASK_NAME, args=[connector.pk], kwargs={"trigger": "manual"}
+    )
     connector.refresh_from_db()
     assert connector.next_poll_at > timezone.now() + dt.timedelta(seconds=50)  # claimed: next is one interval on
     assert connector.next_poll_at < timezone.now() + dt.timedelta(seconds=61)
