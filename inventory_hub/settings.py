@@ -358,6 +358,15 @@ REST_FRAMEWORK = {
 # After a webhook secret is rotated the sender may sign with the old one for a while (Shopify:
 # "up to an hour"): both verify for this long after the rotation.
 WEBHOOK_SECRET_OVERLAP_MINUTES = env.int("WEBHOOK_SECRET_OVERLAP_MINUTES", default=120)
+# Settled deliveries (applied, duplicate, stale, ignored, rejected) are kept this long for the audit.
+WEBHOOK_KEEP_DAYS = env.int("WEBHOOK_KEEP_DAYS", default=30)
+CELERY_BEAT_SCHEDULE |= {
+    "webhook-deliveries-purge": {
+        "task": "inventory_hub.webhooks.tasks.webhook_deliveries_purge_task",
+        "schedule": 6 * 3600,
+        "options": {"expires": 3600},
+    },
+}
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Inventory Hub API",

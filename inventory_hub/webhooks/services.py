@@ -259,3 +259,29 @@ def _mark_applied(*, connector_id: int, run: PollRun) -> int:
     ).update(
         status=WebhookDelivery.Status.APPLIED, poll_run=run, applied_at=run.finished_at or timezone.now(), reason=""
     )
+
+
+# Deliveries a poll has dealt with, or that were turned away: kept for the audit, then purged.
+# A delivery still waiting for its poll (received) is never purged.
+PURGEABLE = (
+    WebhookDelivery.Status.APPLIED,
+    WebhookDelivery.Status.DUPLICATE,
+    WebhookDelivery.Status.STALE,
+    WebhookDelivery.Status.IGNORED,
+    WebhookDelivery.Status.REJECTED,
+)
+
+
+def deliveries_purge(*, older_than: dt.timedelta, now: dt.datetime | None = None, batch: int = 5000) -> int:
+    """Delete settled deliveries received longer ago than `older_than`; returns how many.
+
+    In batches, so a busy store's month of deliveries never holds one long lock. A sender that
+    replays a purged delivery later is simply taken as new: it costs one extra poll, nothing else.
+    """
+    cutoff = (now or timezone.now()) - older_than
+    old = WebhookDelivery.objects.filter(received_at__lt=cutoff, status__in=PURGEABLE)
+    removed = 0
+    while ids := list(old.order_by().values_list("pk", flat=True)[:batch]):
+        deleted, _ = WebhookDelivery.objects.filter(pk__in=ids).delete()
+        removed += deleted
+    return removed

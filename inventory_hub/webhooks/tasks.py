@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from celery import current_app, shared_task
+from django.conf import settings
 
 from inventory_hub.connectors.base import TransientConnectorError
 
@@ -31,3 +34,11 @@ def webhook_delivery_apply_task(self, delivery_id: int) -> None:  # noqa: ANN001
         raise self.retry(exc=exc, countdown=15) from exc
     if run is not None and run.status == run.Status.SUCCEEDED and run.positions_changed:
         current_app.send_task(RECONCILE_TASK_NAME, args=[run.pk])
+
+
+@shared_task(acks_late=True, time_limit=30 * 60, soft_time_limit=25 * 60, ignore_result=True)
+def webhook_deliveries_purge_task() -> None:
+    """Beat: drop settled deliveries older than WEBHOOK_KEEP_DAYS."""
+    from inventory_hub.webhooks import services
+
+    services.deliveries_purge(older_than=dt.timedelta(days=settings.WEBHOOK_KEEP_DAYS))

@@ -296,3 +296,28 @@ def test_no_secret_is_compared_with_equality_operators():
     ]
 
     assert offenders == []
+
+
+def test_purge_drops_settled_deliveries_past_the_keep_period_and_never_one_waiting_for_its_poll(shopify):
+    now = timezone.now()
+
+    def delivery(status: str, days_old: float, n: int) -> WebhookDelivery:
+        return WebhookDelivery.objects.create(
+            connector=shopify,
+            topic="inventory_levels/update",
+            delivery_id=f"d-{n}",
+            event_id=f"e-{n}",
+            body=b"{}",
+            received_at=now - dt.timedelta(days=days_old),
+            status=status,
+        )
+
+    old_settled = [delivery(status, 31, n) for n, status in enumerate(services.PURGEABLE)]
+    old_waiting = delivery(WebhookDelivery.Status.RECEIVED, 40, 90)
+    recent = delivery(WebhookDelivery.Status.APPLIED, 29, 91)
+
+    removed = services.deliveries_purge(older_than=dt.timedelta(days=30), now=now, batch=2)
+
+    assert removed == len(old_settled)
+    assert set(WebhookDelivery.objects.values_list("pk", flat=True)) == {old_waiting.pk, recent.pk}
+    assert services.deliveries_purge(older_than=dt.timedelta(days=30), now=now) == 0
