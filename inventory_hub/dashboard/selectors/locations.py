@@ -316,7 +316,7 @@ def location_grid(*, location: Location, filters: GridFilters, now: dt.datetime)
     counts = dict(
         Discrepancy.objects.filter(location=location, closed_at__isnull=True)
         .values_list("classification")
-        .annotate(n=Count("pk"))
+        .annotate(n=Count("*"))
         .order_by()
         .values_list("classification", "n")
     )

@@ -104,7 +104,7 @@ def location_tile_list(*, sort: str, now: dt.datetime, connectors: Sequence[Conn
     for location_id, classification, count in (
         Discrepancy.objects.filter(closed_at__isnull=True)
         .values_list("location_id", "classification")
-        .annotate(n=Count("pk"))
+        .annotate(n=Count("*"))  # COUNT(*): an index-only scan of the open partial index
         .order_by()
     ):
         counts[location_id][classification] = count
