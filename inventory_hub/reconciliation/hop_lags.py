@@ -94,6 +94,7 @@ def hop_lags_measure(
         )
         wms_events = selectors.event_time_map(connector_ids=wms_ids, scope=batch, since=history_since, until=now)
         sources: dict[tuple[int, str], list[tuple[dt.datetime, dt.datetime]]] = defaultdict(list)
+        moved: dict[tuple[int, str], dict[dt.datetime, float]] = defaultdict(dict)  # posting time → on-hand delta
         for connector_id, location_id, sku, posted_at, raw in selectors.ledger_entry_rows(
             connector_ids=list(ledger_zones), scope=batch, since=history_since, until=now
         ):
@@ -104,6 +105,9 @@ def hop_lags_measure(
             sources[(location_id, sku)].append(
                 lineage.source_reflection(posted_at=posted_at, created_at=created_at, offset=offsets[connector_id])
             )
+            quantity = raw.get("actual_qty")
+            if isinstance(quantity, int | float):
+                moved[(location_id, sku)][posted_at] = moved[(location_id, sku)].get(posted_at, 0.0) + quantity
         for key in sorted(wms_rows):
             key_count += 1
             wms = _wms_series(wms_rows[key], excluded=excluded)
@@ -120,6 +124,7 @@ def hop_lags_measure(
                 erp=erp if erp_ids else None,
                 storefronts=storefronts,
                 sources=sources.get(key, []),
+                moved=moved.get(key, {}),
                 wms_events=wms_events.get(key, []),
                 rules=rules.get(key[0], lineage.RulesInForce()),
                 since=since,
@@ -199,6 +204,7 @@ def _key_samples(
     storefronts: list[tuple[list[lineage.Reading], list[lineage.OwnOrder]]],
     sources: list[tuple[dt.datetime, dt.datetime]],
     wms_events: list[tuple[dt.datetime, str]],
+    moved: Mapping[dt.datetime, float],
     rules: lineage.RulesInForce,
     since: dt.datetime | None,
     look_back: dt.timedelta,
@@ -253,12 +259,31 @@ def _key_samples(
     all_orders = sorted((order for _, placed in storefronts for order in placed), key=lambda order: order.at)
     is_change = [at == wms[i].at for at, i, _ in sampled]
     own = [
-        changed and _own_orders_explain(wms, i, all_orders, event_times)
+        changed and _own_orders_explain(wms, i, all_orders, learnable)
         for changed, (_, i, _) in zip(is_change, sampled, strict=True)
     ]
+    # A change sampled through its movements: the WMS stamps a product with its last movement, so
+    # a poll that saw several yields one change stamped by the last. When the movements the ledger
+    # dated on their own (sampled above) and the storefront's own orders make the whole change,
+    # the stamp is a pick or an order: counting the change too would count those movements twice,
+    # from the pick's or the order's time.
+    separate = sorted(learned_events)
+    covered = [
+        changed and not mine and _separately_sampled(wms, i, all_orders, separate, moved)
+        for changed, mine, (_, i, _) in zip(is_change, own, sampled, strict=True)
+    ]
+    # The storefront learns through the ERP: a change the ERP's number already showed, or one
+    # that moved units only between bins its boundary counts alike, gives it nothing to carry.
+    all_bins_erp = erp is not None and _follows_all_bins(wms, erp, erp_lineage)
+    carried_by_erp = [
+        not (r is not None and r.method == lineage.UNCHANGED) and not (all_bins_erp and _all_bins_delta(wms, i) == 0)
+        for _, i, r in sampled
+    ]
     learned = [
-        (changed and not mine) or at in learned_events
-        for changed, mine, (at, _, _) in zip(is_change, own, sampled, strict=True)
+        (changed and not mine and not done and erp_moves) or at in learned_events
+        for changed, mine, done, erp_moves, (at, _, _) in zip(
+            is_change, own, covered, carried_by_erp, sampled, strict=True
+        )
     ]
     per_storefront: list[list[tuple[dt.datetime | None, str]]] = []
     for readings, orders in storefronts:
@@ -283,6 +308,7 @@ def _key_samples(
                     downstream=readings,
                     syncs=sync_times,
                     accepts=accepts,
+                    shows=lineage.atp_accepts(rules, orders, storefront_rule=True),
                     look_back=look_back,
                 )
             )
@@ -327,13 +353,72 @@ def _key_samples(
 def _own_orders_explain(
     wms: Sequence[lineage.Reading], index: int, own: Sequence[lineage.OwnOrder], events: Sequence[dt.datetime]
 ) -> bool:
-    """Did the storefront's own orders alone make this WMS change (no on-hand event in it)?"""
+    """Did the storefront's own orders alone make this WMS change (no on-hand event that moves the comparable)?
+
+    `events` are the movements that move the comparable: a pick lowers on hand and allocated together.
+    """
     if index == 0:
         return False
     start, end = wms[index - 1].at, wms[index].at
     placed = [order.quantity for order in own if start < order.at <= end + SOURCE_TOLERANCE]
     moved = bisect.bisect_right(events, end) > bisect.bisect_right(events, start)
     return bool(placed) and not moved and wms[index].value - wms[index - 1].value == -sum(placed)
+
+
+def _all_bins(reading: lineage.Reading) -> int:
+    return reading.alternatives[0] if reading.alternatives else reading.value
+
+
+def _all_bins_delta(wms: Sequence[lineage.Reading], index: int) -> int | None:
+    """How much a WMS change moved the all-bins quantity (None for the starting state)."""
+    return None if index == 0 else _all_bins(wms[index]) - _all_bins(wms[index - 1])
+
+
+def _follows_all_bins(
+    wms: Sequence[lineage.Reading], erp: Sequence[lineage.Reading], erp_lineage: Sequence[int | None]
+) -> bool:
+    """Does the ERP's boundary count the bins the comparable excludes (its numbers match the all-bins quantity)?
+
+    Decided by the ERP readings that tell the two apart: those explained by a WMS state whose
+    all-bins quantity differs from its comparable.
+    """
+    all_bins = comparable = 0
+    for reading, index in zip(erp, erp_lineage, strict=True):
+        if index is None or not wms[index].alternatives:
+            continue
+        if reading.value == wms[index].value:
+            comparable += 1
+        elif reading.value in wms[index].alternatives:
+            all_bins += 1
+    return all_bins > comparable
+
+
+def _separately_sampled(
+    wms: Sequence[lineage.Reading],
+    index: int,
+    own: Sequence[lineage.OwnOrder],
+    separate: Sequence[dt.datetime],
+    moved: Mapping[dt.datetime, float],
+) -> bool:
+    """Do the movements sampled on their own, with the storefront's own orders, make this whole WMS change?
+
+    `separate` are the posting times of the on-hand movements sampled on their own (their ledger
+    entries date them), `moved` their on-hand deltas. When those deltas and the own orders placed
+    in the poll sum to the change (on the comparable, or on every bin: the ledger follows the
+    ERP's boundary), what stamps the change moved nothing the storefront learns (a pick lowers on
+    hand and allocated together; a move between bins the ERP counts alike). Anything else, such as
+    an allocation to another channel (no ledger entry), leaves a remainder and the change is kept.
+    """
+    if index == 0:
+        return False
+    start, end = wms[index - 1].at, wms[index].at
+    low = bisect.bisect_right(separate, start)
+    high = bisect.bisect_right(separate, end + SOURCE_TOLERANCE)
+    if low == high:
+        return False
+    placed = sum(order.quantity for order in own if start < order.at <= end + SOURCE_TOLERANCE)
+    total = sum(moved.get(at, 0.0) for at in separate[low:high]) - placed
+    return total in (wms[index].value - wms[index - 1].value, _all_bins_delta(wms, index))
 
 
 def _near(times: Sequence[dt.datetime], at: dt.datetime) -> bool:

@@ -101,7 +101,12 @@ class OwnOrder:
     quantity: int
 
 
-def atp_accepts(rules: Sequence[RuleValues] | RulesInForce, own_orders: Sequence[OwnOrder] = ()) -> Accepts:
+def atp_accepts(
+    rules: Sequence[RuleValues] | RulesInForce,
+    own_orders: Sequence[OwnOrder] = (),
+    *,
+    storefront_rule: bool = False,
+) -> Accepts:
     """A storefront reading is explained by an upstream comparable through the expected ATP.
 
     Under the hub's governing rule in force at the upstream state, or under the storefront's own
@@ -110,6 +115,10 @@ def atp_accepts(rules: Sequence[RuleValues] | RulesInForce, own_orders: Sequence
     they are placed, while the upstream counts them only once its next sync has carried them: so
     the reading may show the expected ATP less the storefront's orders placed since the upstream
     state began (`own_orders`, in time order).
+
+    `storefront_rule`: only what the storefront itself would compute: under its own safety stock
+    when the reading says it (`held_back`), under the hub's rule only when it does not. Either rule
+    may explain a number; only the storefront's own says whether its next sync would move it.
     """
     in_force = (
         rules
@@ -132,7 +141,8 @@ def atp_accepts(rules: Sequence[RuleValues] | RulesInForce, own_orders: Sequence
             candidates = [rule]
             own = downstream.held_back
             if own is not None and own != rule.safety_stock:
-                candidates.append(dataclasses.replace(rule, safety_stock=own))
+                own_rule = dataclasses.replace(rule, safety_stock=own)
+                candidates = [own_rule] if storefront_rule else [rule, own_rule]
             for candidate in candidates:
                 if max(0, expected_atp(value, candidate) - taken) == downstream.value:
                     return True
@@ -326,6 +336,7 @@ def sync_reflections(
     downstream: Sequence[Reading],
     syncs: Sequence[dt.datetime],
     accepts: Accepts,
+    shows: Accepts | None = None,
     look_back: dt.timedelta = DEFAULT_LOOK_BACK,
 ) -> list[tuple[dt.datetime | None, str]]:
     """For each WMS change the middle system had reflected: the first downstream sync that carried it.
@@ -339,13 +350,22 @@ def sync_reflections(
     (when the middle reflected it, UNCHANGED) for a change that left the downstream's number where
     it was (an ERP counting the bin the units moved into; a number clamped at zero): the number was
     already right, and no sync can date it.
+
+    "Already right" is judged by `shows` (default `accepts`): what the downstream itself would
+    compute from the middle's state, e.g. `atp_accepts(..., storefront_rule=True)`. A number the
+    hub's rule happens to explain is not one the storefront's next sync would leave alone. A
+    reading clamped at zero does not say the safety stock held back; the latest one that did is
+    taken (a storefront's safety stock is a setting, not a quantity that moves with stock).
     """
     middle_times = [reading.at for reading in middle]
     downstream_times = [reading.at for reading in downstream]
+    middle_lineage = carried_lineage(middle_lineage)
+    unchanged_judge = accepts if shows is None else shows
+    known = held_back_carried(downstream)
     found: list[tuple[dt.datetime | None, str]] = []
     for index, start in changes:
         carried = None
-        if start is not None and already_shown(middle, middle_times, downstream, downstream_times, start, accepts):
+        if start is not None and already_shown(middle, middle_times, known, downstream_times, start, unchanged_judge):
             found.append((start, UNCHANGED))
             continue
         for at in syncs[bisect.bisect_left(syncs, start) :] if start is not None else ():
@@ -363,6 +383,34 @@ def sync_reflections(
                 break
         found.append((carried, SYNC))
     return found
+
+
+def held_back_carried(series: Sequence[Reading]) -> list[Reading]:
+    """The readings, each clamped one (held back unknown) given the latest held back said before it."""
+    latest: int | None = None
+    result = []
+    for reading in series:
+        if reading.held_back is not None:
+            latest = reading.held_back
+        elif latest is not None:
+            reading = dataclasses.replace(reading, held_back=latest)
+        result.append(reading)
+    return result
+
+
+def carried_lineage(lineage: Sequence[int | None]) -> list[int | None]:
+    """Each state's lineage, or the latest an earlier state had when its own value is unexplained.
+
+    A middle system's import is cumulative: once it has carried a WMS state, every later state of
+    it holds those changes, even one whose value no WMS state explains (the ERP adjusted itself,
+    as after an oversell). Such a state still carries what came before it.
+    """
+    carried: list[int | None] = []
+    latest: int | None = None
+    for index in lineage:
+        latest = index if index is not None else latest
+        carried.append(latest)
+    return carried
 
 
 def already_shown(

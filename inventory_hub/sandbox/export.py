@@ -28,7 +28,16 @@ def hop_lags(world: World) -> dict[str, dict[str, dict[str, float | int]]]:
     learn through the ERP: those that changed the ERP's comparable (on hand in its boundary −
     allocated), less the storefront's own orders' allocations (it took those off its number when
     the customer ordered; the sync that later carries them changes nothing it shows, so no
-    observer outside the storefront can date it).
+    observer outside the storefront can date it), and less the events that did not move the
+    available the storefront shows for the key (`storefront_moved` false): the pull that carried
+    them left the number where it was (clamped at zero by the safety stock before and after, a
+    batch that nets out), or the ERP state that first carried them already called for the number
+    shown, so the pull that moved it later moved it for a newer ERP state. A storefront stamps its
+    number only when it changes, so such a pull is as invisible outside the storefront as the one
+    carrying its own orders, and no observer can date it: like those, it is left out, and the lag
+    is defined over the pulls that showed the event. Decided from the storefront's own number
+    (before and after the pull, and what the ERP's new state calls for under its own safety
+    stock), never from what a tracer made of it.
     """
     events = {event.id: event for event in world.truth.events}
     lags: dict[tuple[str, str], list[float]] = defaultdict(list)
@@ -39,6 +48,7 @@ def hop_lags(world: World) -> dict[str, dict[str, dict[str, float | int]]]:
             learned = event is not None and event.downstream_delta != 0
             if learned and event is not None and event.kind == "channel_allocation":
                 learned = event.channel == WHOLESALE
+            learned = learned and reflection.storefront_moved is True
             if reflection.storefront_at is not None and learned:
                 lags[(reflection.location, "erp_storefront")].append(
                     (reflection.storefront_at - reflection.erp_at).total_seconds()

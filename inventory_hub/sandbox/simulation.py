@@ -62,6 +62,8 @@ class Simulation:
         self._erp_pending: dict[Key, list[TrueEvent]] = defaultdict(list)
         self._erp_dirty: dict[str, set[str]] = defaultdict(set)
         self._sf_pending: dict[Key, list[str]] = defaultdict(list)
+        # event id → did the ERP state that first carried it call for another storefront number?
+        self._sf_due: dict[str, bool] = {}
         self._sf_dirty: dict[str, set[str]] = defaultdict(set)
         self._unsynced_orders: dict[Key, list[tuple[float, int]]] = defaultdict(list)
         self._clock = 0.0  # simulated seconds since scenario.start
@@ -370,7 +372,8 @@ class Simulation:
         erp_bin = self.world.erp_bins[key]
         qty = erp_bin.actual_qty
         created = at  # true time; the ERPNext API renders it on the ERP's skewed clock
-        for event in self._erp_pending.pop(key, []):
+        carried = self._erp_pending.pop(key, [])
+        for event in carried:
             delta = self._erp_delta[event.id]
             if delta:
                 qty += delta
@@ -389,6 +392,12 @@ class Simulation:
                 created,
             )
         self._unsynced_orders.pop(key, None)  # the WMS allocations of those orders are now in the ERP
+        # What the storefront would show from this state (its orders are in the ERP now) against
+        # what it shows: equal, and no pull can show these events (see export.hop_lags).
+        calls_for = max(0, int(erp_bin.actual_qty - erp_bin.reserved_qty) - spec.storefront_safety_stock)
+        due = calls_for != self.world.shop_levels[key].quantities["available"]
+        for event in carried:
+            self._sf_due[event.id] = due
         self._sf_dirty[key[0]].add(key[1])
 
     def _ledger_post(
@@ -446,11 +455,16 @@ class Simulation:
         at = self._at(self._clock)
         for sku in sorted(self._sf_dirty.pop(location, set())):
             key = (location, sku)
+            shown = self.world.shop_levels[key].quantities["available"]
             self._level_set(self.world, spec, key, at, unsynced=self._unsynced(key))
+            moved = self.world.shop_levels[key].quantities["available"] != shown
             reflections = self.world.truth.reflections
             for event_id in self._sf_pending.pop(key, []):
+                due = self._sf_due.pop(event_id, False)
                 if reflections[event_id].storefront_at is None:
-                    reflections[event_id] = dataclasses.replace(reflections[event_id], storefront_at=at)
+                    reflections[event_id] = dataclasses.replace(
+                        reflections[event_id], storefront_at=at, storefront_moved=moved and due
+                    )
 
     # --- customers -------------------------------------------------------------------------
 

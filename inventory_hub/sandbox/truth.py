@@ -38,6 +38,12 @@ class HopReflection:
     at: dt.datetime
     erp_at: dt.datetime | None
     storefront_at: dt.datetime | None
+    # Did the event move the available the storefront shows for the key? True when the ERP state
+    # that first carried it called for another number than the storefront then showed, and the
+    # storefront pull that carried it did change the number. None: no pull has carried it, or it
+    # is the storefront's own order (it had that at placement). A pull that leaves the shown number
+    # where it was is invisible outside the storefront: see export.hop_lags.
+    storefront_moved: bool | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

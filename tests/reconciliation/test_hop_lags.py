@@ -7,8 +7,9 @@ import pytest
 from inventory_hub.inventory.models import PoolBoundary, PoolBoundaryEntry
 from inventory_hub.inventory.rules import RuleValues
 from inventory_hub.inventory.services import allocation_rule_create
-from inventory_hub.observations.models import InventoryPosition, PositionChange
-from inventory_hub.reconciliation.hop_lags import hop_lags_measure
+from inventory_hub.observations.models import EventKind, InventoryPosition, PositionChange
+from inventory_hub.reconciliation import lineage
+from inventory_hub.reconciliation.hop_lags import _key_samples, hop_lags_measure
 from inventory_hub.reconciliation.models import HopLagSample
 from inventory_hub.reconciliation.selectors import exposure_by_location, hop_lag_stats
 from tests.factories import ConnectorFactory, LocationFactory, LocationMappingFactory, PoolFactory, UserFactory
@@ -211,3 +212,37 @@ def test_the_after_poll_task_reconciles_and_measures_the_keys_the_poll_changed()
 
     assert run.call_args.kwargs["keys"] == []
     assert measure.call_args.kwargs["keys"] == []
+
+
+def test_a_poll_stamped_by_a_pick_counts_its_other_movement_once_for_the_storefront():
+    # One WMS poll saw a count of −2 at 06:02 and a pick at 06:04 (on hand and allocated −1: the
+    # comparable does not move), so the WMS reads 10 → 8 stamped 06:04. The ledger dates both
+    # movements (the ERP recorded them at 06:14); the storefront's 06:19 sync shows 8 − 2 = 6.
+    # The storefront had one thing to learn, the count: the pick-stamped change is not a second.
+    rules = lineage.RulesInForce(((_at(-60), (RuleValues(safety_stock=2),)),))
+
+    samples = _key_samples(
+        key=(1, SKU),
+        wms=[lineage.Reading(at=_at(0), value=10), lineage.Reading(at=_at(4), value=8)],
+        erp=[lineage.Reading(at=_at(0), value=10), lineage.Reading(at=_at(14), value=8)],
+        storefronts=[
+            (
+                [lineage.Reading(at=_at(0), value=8, held_back=2), lineage.Reading(at=_at(19), value=6, held_back=2)],
+                [],
+            )
+        ],
+        sources=[(_at(2), _at(14)), (_at(4), _at(14))],
+        wms_events=[(_at(2), EventKind.ADJUSTMENT), (_at(4), EventKind.PICK)],
+        moved={_at(2): -2.0, _at(4): -1.0},
+        rules=rules,
+        since=None,
+        look_back=lineage.DEFAULT_LOOK_BACK,
+    )
+
+    found = sorted((s.hop, s.wms_changed_at, s.reflected_at, s.method) for s in samples)
+    assert found == [
+        ("erp_storefront", _at(2), _at(19), "sync"),
+        ("wms_erp", _at(2), _at(14), "source_timestamp"),
+        ("wms_erp", _at(4), _at(14), "source_timestamp"),
+        ("wms_storefront", _at(2), _at(19), "sync"),
+    ]

@@ -13,6 +13,7 @@ from inventory_hub.reconciliation.lineage import (
     Reflection,
     RulesInForce,
     atp_accepts,
+    carried_lineage,
     chained_lineage,
     clock_offset_estimate,
     lag_stats,
@@ -258,3 +259,82 @@ def test_a_sync_that_did_not_include_the_key_does_not_carry_its_change():
     )
 
     assert found == [(_at(31), SYNC)]
+
+
+def test_under_the_storefront_rule_a_reading_that_states_its_safety_stock_is_judged_by_it_alone():
+    lenient = atp_accepts([RuleValues(safety_stock=3)])
+    own = atp_accepts([RuleValues(safety_stock=3)], storefront_rule=True)
+    erp = Reading(at=_at(0), value=14)
+
+    assert lenient(erp, Reading(at=_at(5), value=11, held_back=1))  # the hub's rule explains 11
+    assert not own(erp, Reading(at=_at(5), value=11, held_back=1))  # the storefront itself shows 13
+    assert own(erp, Reading(at=_at(5), value=13, held_back=1))
+    assert own(erp, Reading(at=_at(5), value=11))  # no safety stock said: the hub's rule
+
+
+def test_a_change_only_the_hubs_rule_calls_already_shown_is_dated_by_the_sync_that_moves_it():
+    # Rule safety stock 3, the storefront holds back 1. ERP 12 → 14 at 06:21 (a count of +2); the
+    # storefront shows 11 until its 06:25 sync shows 13. 14 − 3 = 11 is the old number under the
+    # hub's rule, but the storefront's own computation moves it: not unchanged.
+    erp = _series((0, 12), (21, 14))
+    storefront = [Reading(at=_at(0), value=11, held_back=1), Reading(at=_at(25), value=13, held_back=1)]
+    rules = [RuleValues(safety_stock=3)]
+
+    found = sync_reflections(
+        changes=[(1, _at(21))],
+        middle=erp,
+        middle_lineage=[0, 1],
+        downstream=storefront,
+        syncs=[_at(0), _at(25)],
+        accepts=atp_accepts(rules),
+        shows=atp_accepts(rules, storefront_rule=True),
+    )
+
+    assert found == [(_at(25), SYNC)]
+
+
+def test_a_reading_clamped_at_zero_is_judged_by_the_safety_stock_the_storefront_last_held_back():
+    # The storefront held back 1 (3 − 1 = 2 at 06:00), then shows 0 from 06:10 (ERP 1). ERP 1 → 3 at
+    # 06:21: under the hub's rule (3) still 0, but the storefront shows 2 after its 06:25 sync.
+    erp = _series((0, 3), (10, 1), (21, 3))
+    storefront = [
+        Reading(at=_at(0), value=2, held_back=1),
+        Reading(at=_at(12), value=0),
+        Reading(at=_at(25), value=2, held_back=1),
+    ]
+    rules = [RuleValues(safety_stock=3)]
+
+    found = sync_reflections(
+        changes=[(2, _at(21))],
+        middle=erp,
+        middle_lineage=[0, 1, 2],
+        downstream=storefront,
+        syncs=[_at(0), _at(12), _at(25)],
+        accepts=atp_accepts(rules),
+        shows=atp_accepts(rules, storefront_rule=True),
+    )
+
+    assert found == [(_at(25), SYNC)]
+
+
+def test_an_erp_state_no_wms_state_explains_still_carries_what_its_earlier_states_had():
+    assert carried_lineage([0, None, 1, None, None, 3]) == [0, 0, 1, 1, 1, 3]
+    assert carried_lineage([None, 2]) == [None, 2]
+
+
+def test_a_sync_after_the_erp_adjusted_itself_carries_the_changes_the_erp_already_had():
+    # WMS 8 → 5 reaches the ERP at 06:21; at 06:24 the ERP adjusts itself to 3 (after an oversell),
+    # a value no WMS state explains. The storefront's 06:30 sync shows 3 − 2 = 1: it carried 06:21.
+    erp = _series((0, 8), (21, 5), (24, 3))
+    storefront = _series((0, 6), (30, 1))
+
+    found = sync_reflections(
+        changes=[(1, _at(21))],
+        middle=erp,
+        middle_lineage=[0, 1, None],
+        downstream=storefront,
+        syncs=[_at(0), _at(30)],
+        accepts=atp_accepts([RuleValues(safety_stock=2)]),
+    )
+
+    assert found == [(_at(30), SYNC)]

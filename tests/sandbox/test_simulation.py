@@ -192,3 +192,33 @@ def test_every_change_of_a_wms_product_or_a_storefront_level_moves_its_updated_a
         stale += [k for k in shop if shop[k] != shop_after[k] and world.shop_levels[k].updated_at <= since]
 
     assert stale == []
+
+
+def test_only_events_that_moved_the_storefronts_shown_number_are_marked_moved():
+    # FC-1 holds back a safety stock of 1: at one unit on hand the storefront shows 0.
+    simulation = Simulation(load_scenario("stressed"))
+    world, spec = simulation.world, simulation.specs["FC-1"]
+    key, main = ("FC-1", "SKU-00080"), spec.bins[0]
+
+    def synced(kind: str, delta: int, *, pull: bool = True) -> str:
+        event = simulation._wms_apply(*key, kind, {main: delta})
+        simulation._erp_sync_key(spec, key, world.now)
+        if pull:
+            simulation._on_sf_pull("FC-1")
+        return event.id
+
+    synced("adjustment", 1 - world.wms_products[key].on_hand)
+    clamped = synced("cycle_count", -1)  # 1 → 0 on hand: the storefront shows 0 before and after
+    shown_while_clamped = world.shop_levels[key].quantities["available"]
+    # 0 → 1 on hand: the ERP's new state still calls for 0; the next pull moves the number, but for
+    # the receipt the ERP carried after it.
+    already_right = synced("cycle_count", 1, pull=False)
+    receipt = synced("receipt", 10)
+
+    reflections = world.truth.reflections
+    assert shown_while_clamped == 0
+    assert world.shop_levels[key].quantities["available"] == 10
+    assert reflections[clamped].storefront_moved is False
+    assert reflections[already_right].storefront_moved is False
+    assert reflections[already_right].storefront_at == reflections[receipt].storefront_at
+    assert reflections[receipt].storefront_moved is True
