@@ -342,6 +342,8 @@ REST_FRAMEWORK = {
     # Never AllowAny: every endpoint answers to a role's permission (inventory_hub/api/permissions.py).
     "DEFAULT_PERMISSION_CLASSES": ["inventory_hub.api.permissions.RolePermission"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # JSON in as well as out, as the schema says (a form encoding cannot say null or nest a list).
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "inventory_hub.api.pagination.IdCursorPagination",
     "PAGE_SIZE": env.int("API_PAGE_SIZE", default=100),
@@ -380,6 +382,13 @@ SPECTACULAR_SETTINGS = {
     "SERVE_PERMISSIONS": ["inventory_hub.api.permissions.RolePermission"],
     "SCHEMA_PATH_PREFIX": "/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
+    # JSON bodies only: a form encoding cannot say null or nest a list (boundary entries).
+    "PARSER_WHITELIST": ["rest_framework.parsers.JSONParser"],
+    # DRF's error responses (400/401/403/404/415/429) on every operation, documented once.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "inventory_hub.api.schema.add_error_responses",
+    ],
     # Swagger UI from the pinned sidecar package: no CDN (the CSP allows only our own origin).
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

@@ -20,6 +20,13 @@ def _plain_static_storage(settings):
 
 
 @pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # Production hashes at PBKDF2's full cost on purpose; tests make users and log in by the
+    # hundred (the schemathesis run checks a password per generated example).
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def _fresh_cache():
     # Cached estimates (clock offsets) are keyed by ids a rolled-back test may hand out again.
     cache.clear()

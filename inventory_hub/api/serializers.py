@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import models
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.relations import MANY_RELATION_KWARGS
 
 from inventory_hub.connectors.models import Connector, PollRun
 from inventory_hub.inventory.models import (
@@ -21,6 +23,74 @@ from inventory_hub.inventory.rules import RuleValues
 from inventory_hub.observations.models import InventoryPosition
 from inventory_hub.reconciliation.models import Discrepancy, Hop
 from inventory_hub.tracing.models import Oversell, TraceStep
+
+
+class StrictCharField(serializers.CharField):
+    """Text must come as a JSON string: DRF would also take the number 0 as "0"."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """A whole number must come as a JSON number: DRF would also take "5", 5.0 and true."""
+
+    def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """A flag must come as JSON true or false: DRF would also take "yes", "0" and 1."""
+
+    def to_internal_value(self, data: Any) -> bool:
+        if not isinstance(data, bool):
+            self.fail("invalid", input=data)
+        return data
+
+
+class StrictManyRelatedField(serializers.ManyRelatedField):
+    """A list of ids must come as a JSON array: DRF would also take {} as an empty one."""
+
+    def to_internal_value(self, data: Any) -> list[Any]:
+        if not isinstance(data, list):
+            self.fail("not_a_list", input_type=type(data).__name__)
+        return super().to_internal_value(data)
+
+
+class StrictPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
+    """An id must come as a JSON number: DRF would also take "5"."""
+
+    @classmethod
+    def many_init(cls, *args: Any, **kwargs: Any) -> StrictManyRelatedField:
+        list_kwargs = {"child_relation": cls(*args, **kwargs)}
+        list_kwargs.update({key: value for key, value in kwargs.items() if key in MANY_RELATION_KWARGS})
+        return StrictManyRelatedField(**list_kwargs)
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("incorrect_type", data_type=type(data).__name__)
+        return super().to_internal_value(data)
+
+
+class StrictModelSerializer(serializers.ModelSerializer):
+    """A ModelSerializer whose text, number, flag and id fields take only their own JSON type."""
+
+    serializer_related_field = StrictPrimaryKeyRelatedField
+
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.CharField: StrictCharField,
+        models.TextField: StrictCharField,
+        models.IntegerField: StrictIntegerField,
+        models.PositiveIntegerField: StrictIntegerField,
+        models.PositiveSmallIntegerField: StrictIntegerField,
+        models.SmallIntegerField: StrictIntegerField,
+        models.BooleanField: StrictBooleanField,
+    }
 
 
 class LocationSerializer(serializers.ModelSerializer):
@@ -119,7 +189,7 @@ class DiscrepancySerializer(serializers.ModelSerializer):
 
 
 class AcknowledgementSerializer(serializers.Serializer):
-    note = serializers.CharField(max_length=4000, allow_blank=True)
+    note = StrictCharField(max_length=4000, allow_blank=True)
 
 
 class TraceStepSerializer(serializers.ModelSerializer):
@@ -173,7 +243,7 @@ class HopLagSerializer(serializers.Serializer):
     samples = serializers.IntegerField(source="count")
 
 
-class PoolSerializer(serializers.ModelSerializer):
+class PoolSerializer(StrictModelSerializer):
     class Meta:
         model = Pool
         fields = ("id", "code", "name", "scope", "channel", "fulfillment_method", "locations", "description")
@@ -190,13 +260,13 @@ class PoolSerializer(serializers.ModelSerializer):
         return attrs
 
 
-class PoolBoundaryEntrySerializer(serializers.ModelSerializer):
+class PoolBoundaryEntrySerializer(StrictModelSerializer):
     class Meta:
         model = PoolBoundaryEntry
         fields = ("external_location_id", "bin", "included")
 
 
-class PoolBoundarySerializer(serializers.ModelSerializer):
+class PoolBoundarySerializer(StrictModelSerializer):
     """A system's drawing of a pool. Writing `entries` replaces them all (one list, one truth)."""
 
     entries = PoolBoundaryEntrySerializer(many=True)
@@ -221,10 +291,10 @@ class PoolBoundarySerializer(serializers.ModelSerializer):
 class RuleValuesSerializer(serializers.Serializer):
     """Rule values as given; the service validates them together (shares within 100 %, …)."""
 
-    safety_stock = serializers.IntegerField()
-    channel_share_percent = serializers.IntegerField()
-    channel_priority = serializers.IntegerField(default=1)
-    pickup_reservation = serializers.IntegerField(default=0)
+    safety_stock = StrictIntegerField()
+    channel_share_percent = StrictIntegerField()
+    channel_priority = StrictIntegerField(default=1)
+    pickup_reservation = StrictIntegerField(default=0)
 
     def rule_values(self) -> RuleValues:
         return RuleValues(**{name: self.validated_data[name] for name in AllocationRuleVersion.VALUE_FIELDS})
@@ -262,13 +332,13 @@ class AllocationRuleSerializer(serializers.ModelSerializer):
 
 
 class AllocationRuleCreateSerializer(RuleValuesSerializer):
-    pool = serializers.PrimaryKeyRelatedField(queryset=Pool.objects.all())
-    channel = serializers.PrimaryKeyRelatedField(queryset=Channel.objects.all(), allow_null=True, default=None)
-    reason = serializers.CharField(allow_blank=True, max_length=2000)
+    pool = StrictPrimaryKeyRelatedField(queryset=Pool.objects.all())
+    channel = StrictPrimaryKeyRelatedField(queryset=Channel.objects.all(), allow_null=True, default=None)
+    reason = StrictCharField(allow_blank=True, max_length=2000)
 
 
 class AllocationRuleUpdateSerializer(RuleValuesSerializer):
-    reason = serializers.CharField(allow_blank=True, max_length=2000)
+    reason = StrictCharField(allow_blank=True, max_length=2000)
     effective_from = serializers.DateTimeField(required=False, allow_null=True, default=None)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.auth.decorators import login_required
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
@@ -11,7 +13,17 @@ from inventory_hub.api import views
 
 app_name = "api"
 
-router = DefaultRouter()
+
+class HubRouter(DefaultRouter):
+    """Any one path segment reaches the detail view (DRF's default refuses a "."), so an id that
+    is no id gets the view's answer, a JSON 404 after the role check, not Django's HTML page."""
+
+    def get_lookup_regex(self, viewset: Any, lookup_prefix: str = "") -> str:
+        lookup_url_kwarg = getattr(viewset, "lookup_url_kwarg", None) or getattr(viewset, "lookup_field", "pk")
+        return f"(?P<{lookup_prefix}{lookup_url_kwarg}>[^/]+)"
+
+
+router = HubRouter()
 router.register("locations", views.LocationViewSet, basename="location")
 router.register("connectors", views.ConnectorViewSet, basename="connector")
 router.register("positions", views.PositionViewSet, basename="position")

@@ -14,12 +14,17 @@ from django.db.models import ProtectedError, QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+    inline_serializer,
+)
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
-from rest_framework.pagination import CursorPagination
+from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle
@@ -27,6 +32,7 @@ from rest_framework.views import APIView
 
 from inventory_hub.api import filters
 from inventory_hub.api import serializers as api
+from inventory_hub.api.pagination import HubCursorPagination
 from inventory_hub.connectors import selectors as connector_selectors
 from inventory_hub.connectors.models import Role
 from inventory_hub.core import roles
@@ -43,10 +49,14 @@ MAX_LAG_WINDOW_HOURS = 24 * 90
 MAX_ATP_SKUS = 500
 
 
-class CodeCursorPagination(CursorPagination):
+class CodeCursorPagination(HubCursorPagination):
     ordering = "code"
-    page_size_query_param = "page_size"
-    max_page_size = 1000
+
+
+class Conflict(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "The request conflicts with the current state of the object."
+    default_code = "conflict"
 
 
 class LocationViewSet(viewsets.ReadOnlyModelViewSet):
@@ -62,7 +72,6 @@ class ConnectorViewSet(viewsets.ViewSet):
     """Connector health: each connector's state in one word and its last poll."""
 
     serializer_class = api.ConnectorHealthSerializer
-    lookup_value_regex = r"\d+"
 
     def list(self, request: Request) -> Response:
         return Response(self.serializer_class(connector_selectors.connector_health_list(), many=True).data)
@@ -125,14 +134,18 @@ class HopLagView(APIView):
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("hours", int, description="Window ending now, in hours (1–2160; default 24)."),
-            OpenApiParameter("location", int, description="Only this location."),
+            OpenApiParameter(
+                "hours",
+                {"type": "integer", "minimum": 1, "maximum": MAX_LAG_WINDOW_HOURS},
+                description="Window ending now, in hours (1–2160; default 24).",
+            ),
+            OpenApiParameter("location", filters.ID_SCHEMA, description="Only this location."),
         ],
         responses=api.HopLagSerializer(many=True),
     )
     def get(self, request: Request) -> Response:
         hours = _int_param(request, "hours", default=24, low=1, high=MAX_LAG_WINDOW_HOURS)
-        location = _int_param(request, "location", default=None, low=1, high=2**31 - 1)
+        location = _int_param(request, "location", default=None, low=1, high=filters.MAX_ID)
         stats = reconciliation_selectors.hop_lag_stats(
             window=dt.timedelta(hours=hours),
             now=timezone.now(),
@@ -146,6 +159,11 @@ class HopLagView(APIView):
         return Response(api.HopLagSerializer(rows, many=True).data)
 
 
+@extend_schema_view(
+    destroy=extend_schema(
+        responses={204: None, 409: OpenApiResponse(description="The pool still has allocation rules.")}
+    )
+)
 class PoolViewSet(viewsets.ModelViewSet):
     """The hub's canonical pools. Ops leads and admins edit them."""
 
@@ -158,7 +176,7 @@ class PoolViewSet(viewsets.ModelViewSet):
         try:
             instance.delete()
         except ProtectedError as exc:
-            raise ValidationError({"detail": "The pool still has allocation rules: remove them first."}) from exc
+            raise Conflict("The pool still has allocation rules: remove them first.") from exc
 
 
 class PoolBoundaryViewSet(viewsets.ModelViewSet):
@@ -238,19 +256,22 @@ class ExpectedAtpView(APIView):
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("location", int, required=True, description="Hub location id."),
+            OpenApiParameter("location", filters.ID_SCHEMA, required=True, description="Hub location id."),
             OpenApiParameter(
                 "sku", OpenApiTypes.STR, many=True, description=f"Repeat for several (at most {MAX_ATP_SKUS})."
             ),
             OpenApiParameter("after", OpenApiTypes.STR, description="Without sku: page on, after this SKU."),
         ],
-        responses=inline_serializer(
-            "ExpectedAtpPage",
-            {"results": api.ExpectedAtpSerializer(many=True), "next_after": serializers.CharField(allow_null=True)},
-        ),
+        responses={
+            200: inline_serializer(
+                "ExpectedAtpPage",
+                {"results": api.ExpectedAtpSerializer(many=True), "next_after": serializers.CharField(allow_null=True)},
+            ),
+            404: OpenApiResponse(description="No such location."),
+        },
     )
     def get(self, request: Request) -> Response:
-        location_id = _int_param(request, "location", default=None, low=1, high=2**31 - 1)
+        location_id = _int_param(request, "location", default=None, low=1, high=filters.MAX_ID)
         if location_id is None:
             raise ValidationError({"location": ["Give the hub location id: ?location=…"]})
         location = get_object_or_404(Location, pk=location_id)
@@ -279,6 +300,9 @@ class TokenObtainView(ObtainAuthToken):
     """Exchange a username and password for an API token (anyone may try; failures count towards
     the same lockout as the login page, through django-axes' authentication backend)."""
 
+    # It takes credentials, it needs none: a stale token or session cookie sent along is ignored,
+    # not a 401, and every caller is throttled as anonymous (by address).
+    authentication_classes = ()
     throttle_classes = (AnonRateThrottle,)
 
 

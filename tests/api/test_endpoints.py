@@ -190,3 +190,32 @@ def test_too_many_calls_are_throttled_with_429(api, retailer, monkeypatch):
     statuses = [client.get(reverse("api:location-list")).status_code for _ in range(3)]
 
     assert statuses == [200, 200, 429]
+
+
+def test_deleting_a_pool_that_still_has_rules_is_a_409_and_keeps_it(api, retailer):
+    pool = retailer["pool"]
+
+    response = api(roles.OPS_LEAD).delete(reverse("api:pool-detail", args=[pool.pk]))
+
+    assert response.status_code == 409
+    assert "rules" in response.json()["detail"]
+    assert type(pool).objects.filter(pk=pool.pk).exists()
+
+
+def test_a_body_that_is_not_json_or_a_value_of_the_wrong_type_is_a_400_or_415(api, retailer):
+    client = api(roles.OPS_LEAD)
+    url = reverse("api:allocation-rule-versions", args=[retailer["rule"].pk])
+    form = client.post(url, {"safety_stock": "1", "reason": "form"})  # multipart: not what the schema says
+    text_number = client.post(url, {"safety_stock": "1", "reason": "typed"}, format="json")
+
+    assert form.status_code == 415
+    assert text_number.status_code == 400
+    assert "safety_stock" in text_number.json()
+    assert retailer["rule"].versions.count() == 1
+
+
+@pytest.mark.parametrize("page_size", ["x", "0"])
+def test_a_page_size_that_is_no_positive_number_is_a_400(api, retailer, page_size):
+    response = api().get(reverse("api:position-list"), {"page_size": page_size})
+
+    assert response.status_code == 400
