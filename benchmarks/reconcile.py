@@ -11,6 +11,8 @@ Creates a throwaway database (test_<name>), migrates it, fills it with COPY / IN
      the discrepancies), then again on unchanged data (the steady state of the periodic sweep);
   3. the incremental path: 1% of keys changed in SQL as a poll would (half of them break an
      agreeing key, half mend a differing one), then `reconciliation_run(keys=…)` on those keys;
+     `--incremental-runs` times (median), the keys changed back to their first values every other
+     run (then the same number of discrepancies opens and closes);
   4. with `--history` PositionChange rows in the table, the median time of
      `oversells_detect(order_line_ids=[one line])`: load that key's facts, build its trace and
      record the oversell (rolled back after each run, so every run does the same work).
@@ -275,10 +277,12 @@ def plain_join(connectors: dict[str, Connector]) -> list[tuple[Any, ...]]:
 
 
 def keys_change(
-    *, connectors: dict[str, Connector], every: int, location_ids: list[int], skus: int
+    *, connectors: dict[str, Connector], every: int, location_ids: list[int], skus: int, differ: int, back: bool = False
 ) -> list[tuple[int, str]]:
     """As a poll would: 1 key in `every` gets a new storefront value, half of them mending a differing
-    key (n ≡ 0 mod 2·every: shown = the WMS comparable again), half breaking an agreeing one (shown − 1)."""
+    key (n ≡ 0 mod 2·every: shown = the WMS comparable again), half breaking an agreeing one (shown − 1).
+    With `back`, the same keys get their first values again (position_rows): the same amount of work
+    the other way (the mended keys differ again, the broken ones agree), so the run can be repeated."""
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
@@ -289,13 +293,17 @@ def keys_change(
                 FROM {POSITIONS} p JOIN {POSITIONS} w
                   ON w.location_id = p.location_id AND w.sku = p.sku AND w.bin = '' AND w.connector_id = %(wms)s
                 WHERE p.connector_id = %(storefront)s AND p.bin = ''
+            ), shown AS (
+                SELECT id, CASE WHEN %(back)s THEN
+                                CASE WHEN n %% 100 < %(differ)s AND n %% 2 = 0 THEN wms + 2 ELSE wms END
+                           WHEN n %% %(period)s = 0 THEN wms ELSE wms - 1 END AS value, n
+                FROM numbered
             )
             UPDATE {POSITIONS} p
-            SET available = CASE WHEN n %% %(period)s = 0 THEN numbered.wms ELSE numbered.wms - 1 END,
-                on_hand = CASE WHEN n %% %(period)s = 0 THEN numbered.wms ELSE numbered.wms - 1 END + p.allocated,
+            SET available = shown.value, on_hand = shown.value + p.allocated,
                 changed_at = %(now)s, observed_at = %(now)s
-            FROM numbered
-            WHERE p.id = numbered.id AND n %% %(period)s IN (0, %(breaking)s)
+            FROM shown
+            WHERE p.id = shown.id AND n %% %(period)s IN (0, %(breaking)s)
             RETURNING p.location_id, p.sku
             """,
             {
@@ -305,16 +313,37 @@ def keys_change(
                 "storefront": connectors["storefront"].pk,
                 "period": 2 * every,
                 "breaking": every + every // 2,  # ≡ 50 mod 100: an agreeing key (fewer than 50% differ)
+                "differ": differ,
+                "back": back,
                 "now": NOW - dt.timedelta(minutes=5),
             },
         )
         return cursor.fetchall()
 
 
-def statement_seconds(queries: list[dict[str, str]]) -> tuple[float, float]:
-    """Seconds the database spent in the captured statements: (reads, INSERT/UPDATE writes)."""
-    writes = sum(float(q["time"]) for q in queries if q["sql"].lstrip().upper().startswith(("INSERT", "UPDATE")))
-    return sum(float(q["time"]) for q in queries) - writes, writes
+def statement_seconds(queries: list[dict[str, str]]) -> dict[str, float]:
+    """Seconds the database spent in the captured statements, by kind: deciding (SELECT, or a WITH
+    whose data-modifying CTEs also write), writing (INSERT/UPDATE statements of their own), commit
+    (with the deferred foreign-key checks of the inserted rows)."""
+    seconds = {"deciding": 0.0, "writing": 0.0, "commit": 0.0}
+    for query in queries:
+        sql = query["sql"].lstrip().upper()
+        kind = (
+            "commit" if sql.startswith("COMMIT") else "writing" if sql.startswith(("INSERT", "UPDATE")) else "deciding"
+        )
+        seconds[kind] += float(query["time"])
+    return seconds
+
+
+def server_settings() -> str:
+    """The PostgreSQL settings the figures depend on, to reproduce them."""
+    names = ("shared_buffers", "work_mem", "synchronous_commit", "max_parallel_workers_per_gather", "jit")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT name, current_setting(name) FROM pg_settings WHERE name = ANY(%s)", [list(names)])
+        found = dict(cursor.fetchall())
+        cursor.execute("SHOW server_version")
+        (version,) = cursor.fetchone()
+    return f"PostgreSQL {version.split()[0]}: " + ", ".join(f"{name}={found.get(name, '?')}" for name in names)
 
 
 def summary(result: ReconciliationResult) -> str:
@@ -329,7 +358,9 @@ def main() -> None:
     parser.add_argument("--differ", type=int, default=3, help="percent of keys whose systems disagree (< 50)")
     parser.add_argument("--changed", type=int, default=1, help="percent of keys the incremental run sees changed")
     parser.add_argument("--repeat", type=int, default=3, help="runs of the join and of the steady sweep (median)")
+    parser.add_argument("--incremental-runs", type=int, default=3, help="incremental runs, keys changed back and forth")
     parser.add_argument("--trace-runs", type=int, default=21)
+    parser.add_argument("--keep", action="store_true", help="keep the database afterwards (to iterate on it)")
     parser.add_argument("--trace-changes", type=int, default=100, help="WMS changes in the traced key's history")
     parser.add_argument(
         "--profile",
@@ -361,6 +392,7 @@ def main() -> None:
         with connection.cursor() as cursor:
             cursor.execute(f"VACUUM ANALYZE {POSITIONS}")
         keys = skus * args.locations
+        print(server_settings())
         print(
             f"positions: {keys:,} keys × 3 systems = {rows:,} rows ({args.locations} locations × {skus:,} SKUs), "
             f"COPY {load_s:.1f} s; at {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC"
@@ -386,7 +418,8 @@ def main() -> None:
         if args.profile:
             cProfile.runctx("reconciliation_run(now=NOW)", globals(), {}, str(args.profile))
         every = 100 // args.changed
-        changed = keys_change(connectors=connectors, every=every, location_ids=location_ids, skus=skus)
+        change = {"connectors": connectors, "every": every, "location_ids": location_ids, "skus": skus}
+        changed = keys_change(**change, differ=args.differ)
         if args.profile:  # in a transaction rolled back, so the measured run below does the same work
             with transaction.atomic():
                 cProfile.runctx(
@@ -396,16 +429,25 @@ def main() -> None:
                     f"{args.profile}.incremental",
                 )
                 transaction.set_rollback(True)
-        with CaptureQueriesContext(connection) as queries:
-            incremental_s, incremental = timed(lambda: reconciliation_run(keys=changed, now=NOW))
+        # Run after run, the keys change one way then back: each run opens and closes as many.
+        runs = []
+        for n in range(args.incremental_runs):
+            if n:
+                changed = keys_change(**change, differ=args.differ, back=n % 2 == 1)
+            with CaptureQueriesContext(connection) as queries:
+                incremental_s, incremental = timed(lambda keys=changed: reconciliation_run(keys=keys, now=NOW))
+            runs.append((incremental_s, incremental, statement_seconds(queries.captured_queries)))
+        incremental_s, incremental, seconds = sorted(runs, key=lambda run: run[0])[len(runs) // 2]
         print(
-            f"incremental, {len(changed):,} keys changed ({args.changed:g}%): {incremental_s:.2f} s  "
+            f"incremental, {len(changed):,} keys changed ({args.changed:g}%): {incremental_s:.2f} s "
+            f"(median of {len(runs)}: {', '.join(f'{run[0]:.2f}' for run in runs)})  "
             f"fraction={incremental_s / sweep_s:.3f} of the steady sweep  (target <= 0.05)  ({summary(incremental)})"
         )
-        reading, writing = statement_seconds(queries.captured_queries)
         print(
-            f"  of which SQL reading and deciding {reading:.2f} s, SQL writing the discrepancies {writing:.2f} s; "
-            f"Python and the commit (deferred foreign-key checks) {incremental_s - reading - writing:.2f} s"
+            f"  of which SQL deciding (and writing, in the same statements) {seconds['deciding']:.2f} s, "
+            f"SQL writing in statements of their own {seconds['writing']:.2f} s, "
+            f"the commit (deferred foreign-key checks) {seconds['commit']:.2f} s; "
+            f"Python {incremental_s - sum(seconds.values()):.2f} s"
         )
         check = reconciliation_run(now=NOW)
         print(f"full sweep after it (must change nothing): {summary(check)}")
@@ -430,7 +472,8 @@ def main() -> None:
         print(f"peak memory (max RSS): {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MiB")
     finally:
         connection.close()
-        connection.creation.destroy_test_db(connection.settings_dict["NAME"], verbosity=0)
+        if not args.keep:
+            connection.creation.destroy_test_db(connection.settings_dict["NAME"], verbosity=0)
 
 
 if __name__ == "__main__":

@@ -26,7 +26,10 @@ class DiscrepancyClass(models.TextChoices):
 class Discrepancy(models.Model):
     """Two systems disagree on the comparable quantity of (location, SKU) across one hop."""
 
-    location = models.ForeignKey("inventory.Location", on_delete=models.PROTECT, related_name="discrepancies")
+    # No index of its own: discrepancy_location_sku starts with it (each index costs every write).
+    location = models.ForeignKey(
+        "inventory.Location", on_delete=models.PROTECT, related_name="discrepancies", db_index=False
+    )
     sku = models.CharField(max_length=120)
     hop = models.CharField(max_length=20, choices=Hop.choices)
     classification = models.CharField(max_length=20, choices=DiscrepancyClass.choices)
@@ -36,8 +39,9 @@ class Discrepancy(models.Model):
     downstream_quantity = models.IntegerField(help_text="The downstream system's comparable quantity.")
     peak_gap = models.PositiveIntegerField(help_text="Largest absolute gap while open.")
     acknowledged_at = models.DateTimeField(null=True, blank=True)
+    # Indexed only where set (discrepancy_acknowledged_by): almost every row has none.
     acknowledged_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
     )
     acknowledgement_note = models.TextField(blank=True)
 
@@ -70,6 +74,12 @@ class Discrepancy(models.Model):
             models.Index(fields=["location", "sku", "opened_at"], name="discrepancy_location_sku"),
             # The timeline lists newest first (opened_at, then id, descending): read in index order.
             models.Index(fields=["opened_at", "id"], name="discrepancy_opened_id"),
+            # Deleting a user sets its acknowledgements to NULL: found here, without indexing every NULL.
+            models.Index(
+                fields=["acknowledged_by"],
+                condition=Q(acknowledged_by__isnull=False),
+                name="discrepancy_acknowledged_by",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -17,6 +17,7 @@ from inventory_hub.inventory.rules import RuleValues
 from inventory_hub.observations.models import PositionChange
 from inventory_hub.reconciliation import classify, comparable, selectors, verdicts
 from inventory_hub.reconciliation.models import Discrepancy
+from inventory_hub.reconciliation.verdict_sql import discrepancy_write_sql
 from inventory_hub.reconciliation.verdicts import DiscrepancyWrite
 
 if TYPE_CHECKING:
@@ -37,6 +38,16 @@ BATCH_KEYS = 5000
 # Rows per write statement (bound as one JSON string).
 WRITE_ROWS = 10_000
 UPDATED_FIELDS = ("classification", "upstream_quantity", "downstream_quantity", "peak_gap")
+# The writer's rows (verdict_sql.discrepancy_write_sql) from the JSON list bound as %(rows)s.
+JSON_ROWS = {
+    verdicts.CREATE: "(SELECT (v->>0)::bigint AS location_id, v->>1 AS sku, v->>2 AS hop, v->>3 AS cls,"
+    " (v->>4)::timestamptz AS opened, (v->>5)::int AS u, (v->>6)::int AS d, (v->>7)::int AS peak"
+    " FROM json_array_elements(%(rows)s::json) AS v) AS w",
+    verdicts.UPDATE: "(SELECT (v->>0)::bigint AS id, v->>1 AS cls, (v->>2)::int AS u, (v->>3)::int AS d,"
+    " (v->>4)::int AS peak FROM json_array_elements(%(rows)s::json) AS v) AS w",
+    verdicts.CLOSE: "(SELECT (v->>0)::bigint AS id, (v->>1)::int AS u, (v->>2)::int AS d"
+    " FROM json_array_elements(%(rows)s::json) AS v) AS w",
+}
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -112,8 +123,9 @@ def reconciliation_run(
     data changes nothing. A hop where either system has no position for the key is not compared
     (an open discrepancy there stays as it is until both sides report again).
 
-    SQL decides what each key needs (verdicts.py) and only the writes come back to Python; the
-    few keys SQL cannot decide exactly go through the per-key path, which gives the same results.
+    SQL decides what each key needs (verdicts.py) and only the writes come back to Python (on
+    PostgreSQL, an incremental run's statements apply them themselves); the few keys SQL cannot
+    decide exactly go through the per-key path, which gives the same results.
     """
     return _reconciliation_run(keys=keys, now=now, lag_budget=lag_budget, in_sql=True)
 
@@ -170,8 +182,17 @@ def _reconcile_in_sql(
     excluded = selectors.wms_excluded_bin_map(connector_ids=[c.pk for c in connectors[Role.WMS]])
     rules = selectors.rules_in_force_by_location(at=now)
     found = verdicts.key_verdict_list(
-        keys=keys, connectors=connectors, excluded_bins=excluded, rules=rules, budgets=budgets, now=now
+        keys=keys,
+        connectors=connectors,
+        excluded_bins=excluded,
+        rules=rules,
+        budgets=budgets,
+        now=now,
+        apply_writes=True,
     )
+    tally.opened += found.applied[verdicts.CREATE]
+    tally.updated += found.applied[verdicts.UPDATE]
+    tally.closed += found.applied[verdicts.CLOSE]
     tally.keys += found.keys
     tally.open_by_class.update(found.open_by_class)
     tally.drifts.update(found.drifts)
@@ -299,9 +320,8 @@ def _reconcile_batch(
 def _discrepancies_write(writes: Sequence[DiscrepancyWrite], *, now: dt.datetime, tally: _Tally) -> None:
     """Apply a run's writes: set-based on PostgreSQL (one statement per action and 10,000 rows).
 
-    Guarded for a concurrent run: an insert that finds the key already open is skipped (the partial
-    unique constraint keeps one; the next run updates it), and updates and closes touch only rows
-    still open, never lowering a peak gap another run raised.
+    The statements are verdict_sql.discrepancy_write_sql's, with their guards for a concurrent run,
+    over rows bound as one JSON string each (the driver quotes an array element by element in Python).
     """
     by_action: dict[str, list[DiscrepancyWrite]] = {verdicts.CREATE: [], verdicts.UPDATE: [], verdicts.CLOSE: []}
     for write in writes:
@@ -316,56 +336,26 @@ def _discrepancies_write(writes: Sequence[DiscrepancyWrite], *, now: dt.datetime
     if connection.vendor == "sqlite":
         _discrepancies_write_rows(creates, updates, closes, now=now)
         return
-    table = connection.ops.quote_name(Discrepancy._meta.db_table)
-    # Rows bound as one JSON string each (the driver quotes an array element by element in Python).
+    rows_of = {
+        verdicts.CREATE: lambda w: [
+            w.location_id,
+            w.sku,
+            w.hop,
+            w.classification,
+            w.opened_at.isoformat() if w.opened_at else None,  # never None: the insert would fail
+            w.upstream,
+            w.downstream,
+            w.peak_gap,
+        ],
+        verdicts.UPDATE: lambda w: [w.discrepancy_id, w.classification, w.upstream, w.downstream, w.peak_gap],
+        verdicts.CLOSE: lambda w: [w.discrepancy_id, w.upstream, w.downstream],
+    }
     with connection.cursor() as cursor:
-        for start in range(0, len(creates), WRITE_ROWS):
-            rows = [
-                [
-                    w.location_id,
-                    w.sku,
-                    w.hop,
-                    w.classification,
-                    w.opened_at.isoformat() if w.opened_at else None,  # never None: the insert would fail
-                    w.upstream,
-                    w.downstream,
-                    w.peak_gap,
-                ]
-                for w in creates[start : start + WRITE_ROWS]
-            ]
-            cursor.execute(
-                f"""INSERT INTO {table} (location_id, sku, hop, classification, opened_at, upstream_quantity,
-                                         downstream_quantity, peak_gap, acknowledgement_note)
-                    SELECT (v->>0)::bigint, v->>1, v->>2, v->>3, (v->>4)::timestamptz, (v->>5)::int, (v->>6)::int,
-                           (v->>7)::int, ''
-                    FROM json_array_elements(%s::json) AS v
-                    ON CONFLICT DO NOTHING""",  # noqa: S608 (table name from _meta; values bound)
-                [json.dumps(rows)],
-            )
-        for start in range(0, len(updates), WRITE_ROWS):
-            rows = [
-                [w.discrepancy_id, w.classification, w.upstream, w.downstream, w.peak_gap]
-                for w in updates[start : start + WRITE_ROWS]
-            ]
-            cursor.execute(
-                f"""UPDATE {table} AS t
-                    SET classification = v->>1, upstream_quantity = (v->>2)::int, downstream_quantity = (v->>3)::int,
-                        peak_gap = GREATEST(t.peak_gap, (v->>4)::int)
-                    FROM json_array_elements(%s::json) AS v
-                    WHERE t.id = (v->>0)::bigint AND t.closed_at IS NULL""",  # noqa: S608
-                [json.dumps(rows)],
-            )
-        for start in range(0, len(closes), WRITE_ROWS):
-            rows = [[w.discrepancy_id, w.upstream, w.downstream] for w in closes[start : start + WRITE_ROWS]]
-            cursor.execute(
-                # closed_at may not precede opened_at, even when called with an earlier `now`.
-                f"""UPDATE {table} AS t
-                    SET closed_at = CASE WHEN t.opened_at > %s THEN t.opened_at ELSE %s END,
-                        upstream_quantity = (v->>1)::int, downstream_quantity = (v->>2)::int
-                    FROM json_array_elements(%s::json) AS v
-                    WHERE t.id = (v->>0)::bigint AND t.closed_at IS NULL""",  # noqa: S608
-                [now, now, json.dumps(rows)],
-            )
+        for action, action_writes in by_action.items():
+            sql = discrepancy_write_sql(action, JSON_ROWS[action])
+            for start in range(0, len(action_writes), WRITE_ROWS):
+                rows = [rows_of[action](w) for w in action_writes[start : start + WRITE_ROWS]]
+                cursor.execute(sql, {"rows": json.dumps(rows), "now": now})
 
 
 def _discrepancies_write_rows(
