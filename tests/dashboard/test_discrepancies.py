@@ -336,8 +336,8 @@ def test_query_counts_do_not_grow_with_rows(manager_client, world, django_assert
         oversell(store, f"SKU-Q{n:02d}", hours=0.001 * (n + 1), name=f"#Q{n}")
     url = reverse("dashboard:discrepancy-list")
     # Session, user, permissions (2), navigation roles, location choices (validate + render),
-    # count, page, related oversells, chart start, chart.
-    with django_assert_max_num_queries(12):
+    # count, page, related oversells, chart start (up to three bounded reads), chart.
+    with django_assert_max_num_queries(14):
         response = manager_client.get(url, {"location": store.pk})
     assert len(row_ids(response)) == 42  # 40 + the two open ones
     assert len(re.findall(r"/oversells/\d+/", response.content.decode())) >= 40
@@ -346,3 +346,26 @@ def test_query_counts_do_not_grow_with_rows(manager_client, world, django_assert
     # Auth (4) + navigation roles, the discrepancy, update, re-read (service), the row, its oversells.
     with django_assert_max_num_queries(10):
         ack(manager_client, world["open_a1"], "Seen")
+
+
+@pytest.mark.parametrize(
+    ("story", "made", "expected_hours_ago"),
+    [
+        ("nothing at all", [], None),
+        ("still open since before the week", [(240, None)], 168),
+        ("opened before the week, closed inside it", [(180, 150)], 168),
+        ("opened and closed long before", [(720, 480)], None),
+        ("long closed, then one opened two days ago", [(720, 480), (48, None)], 48),
+        ("opened inside the week, closed since", [(30, 29)], 30),
+    ],
+)
+def test_the_chart_starts_where_there_is_something_to_show(story, made, expected_hours_ago):
+    location = LocationFactory()
+    for n, (opened, closed) in enumerate(made):
+        discrepancy(location, f"SKU-{n}", opened=opened, closed=closed)
+
+    start = selectors.discrepancy_chart_start(
+        filters=selectors.DiscrepancyFilters(location_id=location.pk), since=ago(168), until=NOW
+    )
+
+    assert start == (None if expected_hours_ago is None else ago(expected_hours_ago)), story

@@ -32,6 +32,8 @@ BUCKET_STEPS = tuple(dt.timedelta(minutes=m) for m in (5, 10, 15, 30, 60, 120, 1
 # Related oversells shown per discrepancy row; the rest are behind a link to the filtered list.
 RELATED_PER_ROW = 3
 SERIES_CACHE_SECONDS = 60
+# How far before a chart's start discrepancies closed inside it are looked for.
+LOOK_BACK = dt.timedelta(days=7)
 
 
 class State:
@@ -245,14 +247,22 @@ def discrepancy_row_get(*, discrepancy_id: int, now: dt.datetime) -> Discrepancy
     return _rows(found, now=now)[0] if found else None
 
 
-def discrepancy_first_opened(*, filters: DiscrepancyFilters, since: dt.datetime) -> dt.datetime | None:
-    """When the earliest discrepancy still open at or after `since` opened (for a chart that starts
-    where there is something to see): one aggregate."""
-    return (
-        _key_filtered(filters)
-        .filter(Q(closed_at__isnull=True) | Q(closed_at__gte=since))
-        .aggregate(first=Min("opened_at"))["first"]
-    )
+def discrepancy_chart_start(
+    *, filters: DiscrepancyFilters, since: dt.datetime, until: dt.datetime
+) -> dt.datetime | None:
+    """Where a chart of [since, until] has something to show: `since` when a discrepancy opened
+    before it was still open at it, else when the first one opened inside it (None: nothing).
+
+    Each read is bounded, never a scan of all history (a year of closed discrepancies would be):
+    open ones are few; closed ones are looked for only among those opened within LOOK_BACK before
+    `since` (one open longer than that and closed since only shifts the chart's first bars).
+    """
+    rows = _key_filtered(filters)
+    if rows.filter(closed_at__isnull=True, opened_at__lt=since).exists():
+        return since
+    if rows.filter(opened_at__gte=since - LOOK_BACK, opened_at__lt=since, closed_at__gt=since).exists():
+        return since
+    return rows.filter(opened_at__gte=since, opened_at__lte=until).aggregate(first=Min("opened_at"))["first"]
 
 
 def bucket_step(start: dt.datetime, end: dt.datetime) -> dt.timedelta:

@@ -162,8 +162,8 @@ def discrepancy_list(request: HtmxHttpRequest) -> HttpResponse:
             # Not limited in time: from the earliest discrepancy open in the last week, so the
             # bars use the width (but at least MIN_CHART_SPAN, at most DEFAULT_CHART_SPAN).
             earliest = chart_end - DEFAULT_CHART_SPAN
-            first = selectors.discrepancy_first_opened(filters=filters, since=earliest)
-            chart_start = min(max(first or earliest, earliest), chart_end - MIN_CHART_SPAN)
+            first = selectors.discrepancy_chart_start(filters=filters, since=earliest, until=chart_end)
+            chart_start = min(first or earliest, chart_end - MIN_CHART_SPAN)
         series = selectors.discrepancy_open_series(filters=filters, start=chart_start, end=chart_end)
         context |= {
             "figure": explain.open_discrepancy_figure(
