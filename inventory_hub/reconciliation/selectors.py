@@ -195,11 +195,20 @@ def own_order_map(
     return found
 
 
+# Up to this many (location, SKU) keys, positions are fetched at once rather than streamed.
+SMALL_SCOPE = 1000
+
+
 def _position_rows(*, connector_ids: list[int], scope: Scope) -> Iterator[tuple[Any, ...]]:
     if not connector_ids:
         return iter(())
-    rows = InventoryPosition.objects.filter(_scope_q(scope), connector_id__in=connector_ids)
-    return rows.values_list(*POSITION_FIELDS).iterator(chunk_size=5000)
+    rows = InventoryPosition.objects.filter(_scope_q(scope), connector_id__in=connector_ids).values_list(
+        *POSITION_FIELDS
+    )
+    if all(skus is not None for skus in scope.values()) and sum(len(skus) for skus in scope.values()) <= SMALL_SCOPE:
+        # A page's or a trace's few keys: one round trip (a streaming cursor costs three).
+        return iter(list(rows))
+    return rows.iterator(chunk_size=5000)
 
 
 def key_observation_map(
