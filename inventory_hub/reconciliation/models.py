@@ -66,10 +66,13 @@ class Discrepancy(models.Model):
             ),
         ]
         indexes = [
+            # Open ones by location: a location's timeline newest first in index order, and the
+            # counts by class from the index alone (classification carried on PostgreSQL).
             models.Index(
-                fields=["location", "classification"],
+                fields=["location", "opened_at", "id"],
+                include=["classification"],
                 condition=Q(closed_at__isnull=True),
-                name="discrepancy_open_by_location",
+                name="discrepancy_open_location",
             ),
             models.Index(fields=["location", "sku", "opened_at"], name="discrepancy_location_sku"),
             # The timeline lists newest first (opened_at, then id, descending): read in index order.

@@ -257,12 +257,21 @@ def discrepancy_chart_start(
     open ones are few; closed ones are looked for only among those opened within LOOK_BACK before
     `since` (one open longer than that and closed since only shifts the chart's first bars).
     """
-    rows = _key_filtered(filters)
-    if rows.filter(closed_at__isnull=True, opened_at__lt=since).exists():
-        return since
-    if rows.filter(opened_at__gte=since - LOOK_BACK, opened_at__lt=since, closed_at__gt=since).exists():
-        return since
-    return rows.filter(opened_at__gte=since, opened_at__lte=until).aggregate(first=Min("opened_at"))["first"]
+    # Kept as long as the chart's series: the start moves only when discrepancies open or close.
+    grid = (dataclasses.astuple(filters), int(since.timestamp()) // SERIES_CACHE_SECONDS)
+    key = "discrepancy-chart-start:" + hashlib.sha256(repr(grid).encode()).hexdigest()
+    cached = cache.get(key)
+    if cached is None:
+        rows = _key_filtered(filters)
+        if rows.filter(closed_at__isnull=True, opened_at__lt=since).exists() or (
+            rows.filter(opened_at__gte=since - LOOK_BACK, opened_at__lt=since, closed_at__gt=since).exists()
+        ):
+            cached = ("since", None)
+        else:
+            first = rows.filter(opened_at__gte=since, opened_at__lte=until).aggregate(first=Min("opened_at"))
+            cached = ("first", first["first"])
+        cache.set(key, cached, SERIES_CACHE_SECONDS)
+    return since if cached[0] == "since" else cached[1]
 
 
 def bucket_step(start: dt.datetime, end: dt.datetime) -> dt.timedelta:
