@@ -2,7 +2,7 @@
 
     DATABASE_URL=postgres://… .venv/bin/python benchmarks/pages.py [--positions 1000000] [--runs 30]
 
-Creates a throwaway database (test_<name>), migrates it, fills it with `--positions` keys (location ×
+Creates a throwaway database (test_<name>_pages), migrates it, fills it with `--positions` keys (location ×
 SKU) in each of the three systems (as benchmarks/reconcile.py does, 3% of keys disagreeing), runs the
 full sweep so those discrepancies are open, adds one traced oversell with its history, then requests
 each page and partial in-process through Django's test client as a logged-in admin (the role that
@@ -246,13 +246,17 @@ def main() -> None:
     parser.add_argument("--locations", type=int, default=100)
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument(
-        "--keep", action="store_true", help="keep the filled database (test_<name>) and reuse it on the next --keep run"
+        "--keep",
+        action="store_true",
+        help="keep the filled database (test_<name>_pages) and reuse it on the next --keep run",
     )
     parser.add_argument("--only", default="", help="run only the requests whose label contains this text")
     args = parser.parse_args()
     if connection.vendor != "postgresql":
         raise SystemExit("Set DATABASE_URL to a PostgreSQL server: the benchmark is about production-sized data.")
     setup_test_environment(debug=False)  # the test client's host; no query log slowing every request
+    # Its own database name: reconcile.py's throwaway test_<name> would otherwise drop a kept one.
+    connection.settings_dict.setdefault("TEST", {})["NAME"] = f"test_{connection.settings_dict['NAME']}_pages"
     if args.keep:  # iterate on a page without refilling a million rows each time
         connection.creation.create_test_db(verbosity=0, autoclobber=False, keepdb=True, serialize=False)
     else:
