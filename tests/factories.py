@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from inventory_hub.connectors.models import Connector, LocationMapping, PollRun
 from inventory_hub.inventory.models import Channel, Location, Pool
+from inventory_hub.observations.models import InventoryPosition
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -82,3 +83,18 @@ class PollRunFactory(factory.django.DjangoModelFactory):
 
     connector = factory.SubFactory(ConnectorFactory)
     started_at = factory.LazyFunction(timezone.now)
+
+
+def position_create(connector, location, sku, *, on_hand, allocated=0, available=None, bin="", at) -> InventoryPosition:  # noqa: ANN001
+    """What one system says about one key (or one WMS bin) at `at`: available defaults to on hand − allocated."""
+    return InventoryPosition.objects.create(
+        connector=connector,
+        location=location,
+        sku=sku,
+        bin=bin,
+        on_hand=on_hand,
+        allocated=allocated,
+        available=on_hand - allocated if available is None else available,
+        observed_at=at,
+        changed_at=at,
+    )

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 
 import pytest
 from django.urls import reverse
@@ -9,7 +10,6 @@ from django.urls import reverse
 from inventory_hub.inventory import services
 from inventory_hub.inventory.models import AllocationRule
 from inventory_hub.inventory.rules import RuleValues
-from inventory_hub.observations.models import InventoryPosition
 from inventory_hub.reconciliation import selectors as reconciliation_selectors
 from inventory_hub.reconciliation.comparable import key_comparables
 from inventory_hub.reconciliation.preview import phantom_after, rule_change_preview
@@ -20,6 +20,7 @@ from tests.factories import (
     LocationMappingFactory,
     PoolFactory,
     UserFactory,
+    position_create,
 )
 
 pytestmark = pytest.mark.django_db
@@ -27,18 +28,7 @@ pytestmark = pytest.mark.django_db
 T0 = dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.UTC)
 
 
-def _position(connector, location, sku, *, on_hand, allocated=0, available=None, bin=""):
-    InventoryPosition.objects.create(
-        connector=connector,
-        location=location,
-        sku=sku,
-        bin=bin,
-        on_hand=on_hand,
-        allocated=allocated,
-        available=on_hand - allocated if available is None else available,
-        observed_at=T0,
-        changed_at=T0,
-    )
+_position = functools.partial(position_create, at=T0)
 
 
 @pytest.fixture

@@ -1,18 +1,26 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 
 import pytest
 
 from inventory_hub.inventory.models import PoolBoundary, PoolBoundaryEntry
 from inventory_hub.inventory.rules import RuleValues
 from inventory_hub.inventory.services import allocation_rule_create
-from inventory_hub.observations.models import EventKind, InventoryPosition, PositionChange
+from inventory_hub.observations.models import EventKind, PositionChange
 from inventory_hub.reconciliation import lineage
 from inventory_hub.reconciliation.hop_lags import _key_samples, hop_lags_measure
 from inventory_hub.reconciliation.models import HopLagSample
 from inventory_hub.reconciliation.selectors import exposure_by_location, hop_lag_stats
-from tests.factories import ConnectorFactory, LocationFactory, LocationMappingFactory, PoolFactory, UserFactory
+from tests.factories import (
+    ConnectorFactory,
+    LocationFactory,
+    LocationMappingFactory,
+    PoolFactory,
+    UserFactory,
+    position_create,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -164,18 +172,7 @@ def test_hop_lag_stats_give_p50_p95_and_max_per_location_and_hop_over_the_window
     assert hop_lag_stats(window=dt.timedelta(hours=1), now=_at(30), location_ids=[location.pk + 1]) == {}
 
 
-def _position(connector, location, *, sku, on_hand, allocated=0, available=None, bin=""):
-    InventoryPosition.objects.create(
-        connector=connector,
-        location=location,
-        sku=sku,
-        bin=bin,
-        on_hand=on_hand,
-        allocated=allocated,
-        available=on_hand - allocated if available is None else available,
-        observed_at=T0,
-        changed_at=T0,
-    )
+_position = functools.partial(position_create, at=T0)
 
 
 def test_exposure_sums_the_units_the_storefront_promises_beyond_wms_available(retailer):

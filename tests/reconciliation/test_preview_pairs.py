@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import random
 
 import pytest
@@ -20,7 +21,7 @@ from inventory_hub.observations.models import InventoryPosition
 from inventory_hub.reconciliation import selectors as reconciliation_selectors
 from inventory_hub.reconciliation.comparable import key_comparables
 from inventory_hub.reconciliation.preview import PairKeys, pair_effects, phantom_after, rule_change_preview
-from tests.factories import ChannelFactory, ConnectorFactory, LocationFactory, PoolFactory, UserFactory
+from tests.factories import ChannelFactory, ConnectorFactory, LocationFactory, PoolFactory, UserFactory, position_create
 from tests.observations import fakes
 from tests.observations.fakes import position
 
@@ -28,18 +29,7 @@ T0 = dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.UTC)
 RULE = RuleValues(safety_stock=2, channel_share_percent=100)
 
 
-def _position(connector, location, sku, *, on_hand, allocated=0, available=None, bin=""):
-    InventoryPosition.objects.create(
-        connector=connector,
-        location=location,
-        sku=sku,
-        bin=bin,
-        on_hand=on_hand,
-        allocated=allocated,
-        available=on_hand - allocated if available is None else available,
-        observed_at=T0,
-        changed_at=T0,
-    )
+_position = functools.partial(position_create, at=T0)
 
 
 def _rule(pool, values=RULE, channel="Web"):
