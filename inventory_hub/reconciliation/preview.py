@@ -169,11 +169,13 @@ def _connectors_and_version() -> tuple[list[int], list[int], tuple[tuple[int, in
     """The enabled WMS and storefront connectors, and each one's newest succeeded poll run (one query).
 
     The runs are the positions' version: positions are written only by a poll's store
-    (observations.services.poll_store), in the transaction that marks its run succeeded, and one
-    connector's polls run one at a time (the claim), so that run's id grows with every store.
+    (observations.services.poll_store), in the transaction that marks its run succeeded with the
+    number of positions it changed, and one connector's polls run one at a time (the claim), so
+    the newest run that changed any grows with every change.
     """
     newest = (
-        PollRun.objects.filter(connector_id=OuterRef("pk"), status=PollRun.Status.SUCCEEDED)
+        # A poll that changed no position leaves the pairs as they were: it does not count.
+        PollRun.objects.filter(connector_id=OuterRef("pk"), status=PollRun.Status.SUCCEEDED, positions_changed__gt=0)
         .order_by("-pk")
         .values("pk")[:1]
     )
@@ -263,8 +265,8 @@ def _pairs(
     version: tuple[tuple[int, int | None], ...],
     excluded_bins: Mapping[tuple[int, int], frozenset[str]],
     sample: int,
-) -> list[PairKeys]:
-    """_pairs_sql, kept until a poll of the WMS or a storefront stores positions (or PAIRS_CACHE_SECONDS).
+) -> tuple[list[PairKeys], bool]:
+    """_pairs_sql (and whether it had to run), kept until a poll of the WMS or a storefront stores positions (or PAIRS_CACHE_SECONDS).
 
     At 100,000 keys the query takes ~250 ms while the pairs are a few hundred: every keystroke of
     the editor between two polls is then answered from them. The version must have been read
@@ -287,7 +289,8 @@ def _pairs(
             sample=sample,
         )
         cache.set(key, pairs, PAIRS_CACHE_SECONDS)
-    return pairs
+        return pairs, True
+    return pairs, False
 
 
 def _expected_atp(wms: int, rules: Sequence[RuleValues]) -> int:
@@ -391,7 +394,7 @@ def rule_change_preview(
         return RulePreview(total=Effect(), locations=(), top=(), top_limit=top)
     wms_ids, storefront_ids, version = _connectors_and_version()
     excluded_bins = reconciliation_selectors.wms_excluded_bin_map(connector_ids=wms_ids)
-    pairs = _pairs(
+    pairs, _ = _pairs(
         location_ids=list(sets),
         wms_ids=wms_ids,
         storefront_ids=storefront_ids,
@@ -399,6 +402,7 @@ def rule_change_preview(
         excluded_bins=excluded_bins,
         sample=max(top, TOP_KEYS),
     )
+    _editing_note(pool_id=rule.pool_id, location_ids=list(sets), sample=max(top, TOP_KEYS))
     totals, top_effects = pair_effects(pairs=pairs, sets=sets, codes=codes, top=top)
     locations = tuple(
         LocationEffect(
@@ -411,3 +415,39 @@ def rule_change_preview(
     )
     total = sum((location.effect for location in locations), Effect())
     return RulePreview(total=total, locations=locations, top=tuple(top_effects), top_limit=top)
+
+
+# Pools whose rules someone previewed lately: after each poll that changed positions their pairs
+# are read again in the worker (rule_previews_warm), so the person typing never waits for them.
+EDITING_KEY = "rule-preview-editing"
+EDITING_SECONDS = 15 * 60
+
+
+def _editing_note(*, pool_id: int, location_ids: Sequence[int], sample: int) -> None:
+    now = timezone.now().timestamp()
+    editing = {pk: entry for pk, entry in (cache.get(EDITING_KEY) or {}).items() if entry[2] > now and pk != pool_id}
+    editing[pool_id] = (tuple(sorted(location_ids)), sample, now + EDITING_SECONDS)
+    cache.set(EDITING_KEY, editing, EDITING_SECONDS)
+
+
+def rule_previews_warm() -> int:
+    """Read the pairs of every pool previewed in the last EDITING_SECONDS that a poll has made stale
+    (called after each poll that changed positions); returns how many pools were read again."""
+    now = timezone.now().timestamp()
+    editing = {pk: entry for pk, entry in (cache.get(EDITING_KEY) or {}).items() if entry[2] > now}
+    if not editing:
+        return 0
+    wms_ids, storefront_ids, version = _connectors_and_version()
+    excluded_bins = reconciliation_selectors.wms_excluded_bin_map(connector_ids=wms_ids)
+    read = 0
+    for location_ids, sample, _ in editing.values():
+        _, missed = _pairs(
+            location_ids=location_ids,
+            wms_ids=wms_ids,
+            storefront_ids=storefront_ids,
+            version=version,
+            excluded_bins=excluded_bins,
+            sample=sample,
+        )
+        read += missed
+    return read

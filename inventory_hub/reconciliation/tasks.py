@@ -34,8 +34,9 @@ def reconciliation_after_poll_task(poll_run_id: int) -> None:
     the hop lags of those keys (a downstream change may reflect an earlier WMS change)."""
     from django.utils import timezone
 
-    from inventory_hub.reconciliation import exposure, hop_lags, services
+    from inventory_hub.reconciliation import exposure, hop_lags, preview, services
 
     services.reconciliation_after_poll(poll_run_id=poll_run_id)
     hop_lags.hop_lags_after_poll(poll_run_id=poll_run_id)
     exposure.exposure_record_after_poll(poll_run_id=poll_run_id, now=timezone.now())
+    preview.rule_previews_warm()  # an ops lead editing a rule then never waits for the new positions

@@ -20,7 +20,13 @@ from inventory_hub.observations import services as observation_services
 from inventory_hub.observations.models import InventoryPosition
 from inventory_hub.reconciliation import selectors as reconciliation_selectors
 from inventory_hub.reconciliation.comparable import key_comparables
-from inventory_hub.reconciliation.preview import PairKeys, pair_effects, phantom_after, rule_change_preview
+from inventory_hub.reconciliation.preview import (
+    PairKeys,
+    pair_effects,
+    phantom_after,
+    rule_change_preview,
+    rule_previews_warm,
+)
 from tests.factories import ChannelFactory, ConnectorFactory, LocationFactory, PoolFactory, UserFactory, position_create
 from tests.observations import fakes
 from tests.observations.fakes import position
@@ -244,3 +250,37 @@ def test_a_bin_leaving_the_pool_boundary_is_in_the_next_preview(polled_shop):
 
     # The location total (14 on hand) counts quarantine until the boundary excludes it.
     assert (first.total.atp_before, then.total.atp_before) == (12 + 2, 8 + 2)
+
+
+@pytest.mark.django_db
+def test_a_poll_that_changed_nothing_keeps_the_pairs(polled_shop):
+    rule = polled_shop["rule"]
+    rule_change_preview(rule=rule, values=RULE)
+
+    observation_services.connector_poll(connector_id=polled_shop["wms"].pk)  # the same positions again
+    with CaptureQueriesContext(connection) as after:
+        rule_change_preview(rule=rule, values=RULE)
+
+    assert _pair_queries(after) == []
+
+
+@pytest.mark.django_db
+def test_after_a_poll_the_worker_reads_the_pairs_of_a_rule_being_edited_not_the_person_typing(polled_shop):
+    rule = polled_shop["rule"]
+    values = dataclasses.replace(RULE, safety_stock=0)
+    rule_change_preview(rule=rule, values=values)  # the ops lead opened the editor
+    polled_shop["system"].positions[0] = position("wh-1", "SKU-A", 3)
+    observation_services.connector_poll(connector_id=polled_shop["wms"].pk)
+
+    assert rule_previews_warm() == 1  # the worker, after the poll's reconciliation
+    with CaptureQueriesContext(connection) as typing:
+        then = rule_change_preview(rule=rule, values=values)
+
+    assert _pair_queries(typing) == []
+    assert (then.total.atp_before, then.total.atp_after) == (1 + 2, 3 + 4)  # the new positions
+    assert rule_previews_warm() == 0  # nothing stale, nothing read
+
+
+@pytest.mark.django_db
+def test_nobody_editing_means_nothing_to_warm(polled_shop):
+    assert rule_previews_warm() == 0
