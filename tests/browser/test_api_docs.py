@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.apps import apps as django_apps
 
 from inventory_hub.core import roles
 from tests.factories import UserFactory
@@ -13,6 +14,7 @@ PASSWORD = "a-long-browser-test-password"
 
 
 def test_swagger_page_lists_the_operations_under_the_strict_csp(live_server, page, screenshot):
+    roles.roles_sync(django_apps)  # a browser test before this one may have flushed the role groups
     user = UserFactory(username="reader", role=roles.FULFILLMENT_MANAGER)
     user.set_password(PASSWORD)
     user.save()
