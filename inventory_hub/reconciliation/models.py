@@ -67,10 +67,9 @@ class Discrepancy(models.Model):
         ]
         indexes = [
             # Open ones by location: a location's timeline newest first in index order, and the
-            # counts by class from the index alone (classification carried on PostgreSQL).
+            # counts by class from the index alone (classification last: SQLite has no INCLUDE).
             models.Index(
-                fields=["location", "opened_at", "id"],
-                include=["classification"],
+                fields=["location", "opened_at", "id", "classification"],
                 condition=Q(closed_at__isnull=True),
                 name="discrepancy_open_location",
             ),

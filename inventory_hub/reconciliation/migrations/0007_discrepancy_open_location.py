@@ -19,6 +19,6 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='discrepancy',
-            index=models.Index(condition=models.Q(('closed_at__isnull', True)), fields=['location', 'opened_at', 'id'], include=('classification',), name='discrepancy_open_location'),
+            index=models.Index(condition=models.Q(('closed_at__isnull', True)), fields=['location', 'opened_at', 'id', 'classification'], name='discrepancy_open_location'),
         ),
     ]
