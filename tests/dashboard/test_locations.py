@@ -11,6 +11,7 @@ import time_machine
 from django.urls import reverse
 from django.utils import timezone
 
+from inventory_hub.dashboard.selectors.locations import sku_url_maker
 from inventory_hub.inventory import services as inventory_services
 from inventory_hub.inventory.rules import RuleValues
 from inventory_hub.observations.models import InventoryEvent, InventoryPosition, PositionChange
@@ -336,3 +337,8 @@ def test_sku_detail_query_count(manager_client, store, history, django_assert_ma
         response = manager_client.get(_sku_url(store), headers=headers)
 
     assert response.status_code == 200
+
+
+@pytest.mark.parametrize("sku", ["SKU-1", "a b/c", "50%-off", "ü-ß", "x?y#z&w=1", "+plus", "~tilde:@"])
+def test_grid_links_each_sku_page_exactly_as_reverse_does(sku):
+    assert sku_url_maker(7)(sku) == reverse("dashboard:sku-detail", args=[7, sku])

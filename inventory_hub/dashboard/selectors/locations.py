@@ -12,13 +12,14 @@ import dataclasses
 import datetime as dt
 import itertools
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from django.core.paginator import Page, Paginator
 from django.db.models import Count, F, OuterRef, QuerySet, Subquery
 from django.urls import reverse
+from django.utils.http import RFC3986_SUBDELIMS
 
 from inventory_hub.connectors.models import Connector, PollRun, Role
 from inventory_hub.dashboard import charts
@@ -211,6 +212,7 @@ def grid_rows(
     ).values_list("sku", "hop", "classification", "upstream_quantity", "downstream_quantity"):
         open_gaps[sku][hop] = (classification, downstream - upstream)
     zone = location.tzinfo
+    sku_urls = sku_url_maker(location.pk)
     rows = []
     for sku in skus:
         observation = observations.get((location.pk, sku))
@@ -226,7 +228,7 @@ def grid_rows(
             for hop in Hop.values
             if hop in gaps
         )
-        sku_url = reverse("dashboard:sku-detail", args=[location.pk, sku])
+        sku_url = sku_urls(sku)
         if observation is None:
             rows.append(
                 GridRow(sku, None, None, None, 0, None, None, None, None, None, None, 0, row_gaps, cell_class, sku_url)
@@ -262,6 +264,15 @@ def grid_rows(
             )
         )
     return rows
+
+
+_SKU_PLACEHOLDER = "SKU-PLACEHOLDER-0"
+
+
+def sku_url_maker(location_id: int) -> Callable[[str], str]:
+    """The SKU pages' URLs at one location: reversed once, the SKU quoted in as reverse() quotes it."""
+    pattern = reverse("dashboard:sku-detail", args=[location_id, _SKU_PLACEHOLDER])
+    return lambda sku: pattern.replace(_SKU_PLACEHOLDER, quote(sku, safe=RFC3986_SUBDELIMS + "/~:@"), 1)
 
 
 def _short(at: dt.datetime | None, zone: dt.tzinfo) -> str:
