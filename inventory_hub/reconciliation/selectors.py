@@ -211,6 +211,10 @@ def _position_rows(*, connector_ids: list[int], scope: Scope) -> Iterator[tuple[
     return rows.iterator(chunk_size=5000)
 
 
+def _by_connector(position: Position) -> int:
+    return position.connector_id or 0
+
+
 def key_observation_map(
     *,
     scope: Scope,
@@ -218,34 +222,30 @@ def key_observation_map(
     excluded_bins: Mapping[tuple[int, int], frozenset[str]],
     rules: Mapping[int, tuple[RuleValues, ...]],
 ) -> dict[Key, KeyObservation]:
-    """What every enabled system says about each key of the scope: one query per role."""
+    """What every enabled system says about each key of the scope (one query for all of them)."""
+    role_of = {c.pk: role for role in (Role.WMS, Role.ERP, Role.STOREFRONT) for c in connectors.get(role, [])}
     wms_totals: dict[Key, dict[int, Position]] = defaultdict(dict)
     wms_bins: dict[Key, dict[int, dict[str, int]]] = defaultdict(lambda: defaultdict(dict))
     wms_bins_changed: dict[tuple[int, int, str], dt.datetime] = {}
+    others: dict[str, dict[Key, list[Position]]] = {Role.ERP: defaultdict(list), Role.STOREFRONT: defaultdict(list)}
     for connector_id, location_id, sku, bin_name, on_hand, allocated, available, changed_at in _position_rows(
-        connector_ids=[c.pk for c in connectors.get(Role.WMS, [])], scope=scope
+        connector_ids=sorted(role_of), scope=scope
     ):
         key = (location_id, sku)
-        if bin_name:
+        role = role_of[connector_id]
+        if role != Role.WMS:
+            if not bin_name:  # only the WMS stores bins; a location total is what the others report
+                others[role][key].append(Position(on_hand, allocated, available, changed_at, connector_id))
+        elif bin_name:
             wms_bins[key][connector_id][bin_name] = on_hand
             previous = wms_bins_changed.get((connector_id, location_id, sku))
             if previous is None or changed_at > previous:
                 wms_bins_changed[(connector_id, location_id, sku)] = changed_at
         else:
             wms_totals[key][connector_id] = Position(on_hand, allocated, available, changed_at, connector_id)
-
-    def plain(role: str) -> dict[Key, list[Position]]:
-        found: dict[Key, list[Position]] = defaultdict(list)
-        for connector_id, location_id, sku, bin_name, on_hand, allocated, available, changed_at in _position_rows(
-            connector_ids=[c.pk for c in connectors.get(role, [])], scope=scope
-        ):
-            if bin_name:
-                continue  # only the WMS stores bins; a location total is what the others report
-            found[(location_id, sku)].append(Position(on_hand, allocated, available, changed_at, connector_id))
-        return found
-
-    erp = plain(Role.ERP)
-    storefronts = plain(Role.STOREFRONT)
+    # Rows come in no particular order: each key's systems in connector order, as before by chance.
+    erp = {key: sorted(found, key=_by_connector) for key, found in others[Role.ERP].items()}
+    storefronts = {key: sorted(found, key=_by_connector) for key, found in others[Role.STOREFRONT].items()}
     observations: dict[Key, KeyObservation] = {}
     for key in set(wms_totals) | set(erp) | set(storefronts):
         location_id, sku = key
