@@ -16,7 +16,7 @@ from inventory_hub.observations.models import InventoryPosition
 from inventory_hub.reconciliation import exposure
 from inventory_hub.reconciliation import selectors as reconciliation_selectors
 from inventory_hub.reconciliation.models import Discrepancy, ExposureSample, HopLagSample
-from tests.factories import ConnectorFactory, LocationFactory, PollRunFactory
+from tests.factories import ConnectorFactory, LocationFactory, PollRunFactory, position_create
 
 pytestmark = pytest.mark.django_db
 
@@ -32,16 +32,8 @@ def _clock_30_minutes_after_the_data():
 
 
 def _position(connector, location, sku, *, on_hand, allocated=0, available=None, bin_name=""):
-    return InventoryPosition.objects.create(
-        connector=connector,
-        location=location,
-        sku=sku,
-        bin=bin_name,
-        on_hand=on_hand,
-        allocated=allocated,
-        available=on_hand - allocated if available is None else available,
-        observed_at=NOW,
-        changed_at=NOW,
+    return position_create(
+        connector, location, sku, on_hand=on_hand, allocated=allocated, available=available, bin=bin_name, at=NOW
     )
 
 
