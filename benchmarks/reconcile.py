@@ -13,6 +13,8 @@ Creates a throwaway database (test_<name>), migrates it, fills it with COPY / IN
      agreeing key, half mend a differing one), then `reconciliation_run(keys=…)` on those keys;
      `--incremental-runs` times (median), the keys changed back to their first values every other
      run (then the same number of discrepancies opens and closes);
+  3b. the floor under it (write_floor): the next run's own reads and writes replayed as plain
+     statements with nothing decided, and its writes on a copy of the table with only a primary key;
   4. with `--history` PositionChange rows in the table, the median time of
      `oversells_detect(order_line_ids=[one line])`: load that key's facts, build its trace and
      record the oversell (rolled back after each run, so every run does the same work).
@@ -28,6 +30,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import datetime as dt
+import json
 import os
 import resource
 import statistics
@@ -58,7 +61,7 @@ from inventory_hub.observations.models import (  # noqa: E402
     OrderLine,
     PositionChange,
 )
-from inventory_hub.reconciliation.models import HopLagSample  # noqa: E402
+from inventory_hub.reconciliation.models import Discrepancy, HopLagSample  # noqa: E402
 from inventory_hub.reconciliation.services import ReconciliationResult, reconciliation_run  # noqa: E402
 from inventory_hub.tracing.services import oversells_detect  # noqa: E402
 
@@ -321,6 +324,96 @@ def keys_change(
         return cursor.fetchall()
 
 
+KEYS_CTE = (
+    "scope_keys AS (SELECT (k->>0)::bigint AS location_id, k->>1 AS sku FROM json_array_elements(%(keys)s::json) AS k)"
+)
+
+
+def write_floor(changed: list[tuple[int, str]]) -> dict[str, float]:
+    """Seconds of the database work an incremental run cannot avoid, with nothing decided: the next
+    run's own writes replayed as plain statements from prepared lists (rolled back).
+
+    The run is made once for real to learn its writes (the discrepancies it opened and closed),
+    undone, and then timed: reading the changed keys' positions and open discrepancies, closing the
+    same discrepancies by id, inserting the same new ones, the deferred foreign-key checks of the
+    inserted rows; and the same closes and inserts on a copy of the table with no index but its
+    primary key (what any design keeping one row per discrepancy would pay at least).
+    """
+    table = Discrepancy._meta.db_table
+    keys = json.dumps([[location_id, name] for location_id, name in changed])
+    seconds: dict[str, float] = {}
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH {KEYS_CTE} SELECT d.id FROM {table} d JOIN scope_keys s"
+            " ON s.location_id = d.location_id AND s.sku = d.sku WHERE d.closed_at IS NULL",
+            {"keys": keys},
+        )
+        open_ids = [pk for (pk,) in cursor.fetchall()]
+        cursor.execute(f"SELECT coalesce(max(id), 0) FROM {table}")
+        (last_id,) = cursor.fetchone()
+        savepoint = transaction.savepoint()
+        reconciliation_run(keys=changed, now=NOW)
+        cursor.execute(
+            f"SELECT location_id, sku, hop, classification, opened_at, upstream_quantity, downstream_quantity,"
+            f" peak_gap FROM {table} WHERE id > %s ORDER BY location_id, sku, hop",
+            [last_id],
+        )
+        opened = json.dumps([[*row[:4], row[4].isoformat(), *row[5:]] for row in cursor.fetchall()])
+        cursor.execute(
+            f"SELECT id, upstream_quantity, downstream_quantity FROM {table}"
+            " WHERE id = ANY(%s) AND closed_at IS NOT NULL ORDER BY id",
+            [open_ids],
+        )
+        closed = json.dumps(cursor.fetchall())
+        transaction.savepoint_rollback(savepoint)
+
+        def run(sql: str, params: dict[str, Any]) -> float:
+            started = time.perf_counter()
+            cursor.execute(sql, params)
+            return time.perf_counter() - started
+
+        rows = {
+            "closes": "SELECT (v->>0)::bigint AS id, (v->>1)::int AS u, (v->>2)::int AS d"
+            " FROM json_array_elements(%(rows)s::json) AS v",
+            "opens": "SELECT (v->>0)::bigint AS location_id, v->>1 AS sku, v->>2 AS hop, v->>3 AS cls,"
+            " (v->>4)::timestamptz AS opened, (v->>5)::int AS u, (v->>6)::int AS d, (v->>7)::int AS peak"
+            " FROM json_array_elements(%(rows)s::json) AS v",
+        }
+
+        def writes(target: str, first_id: str) -> float:
+            close = run(
+                f"UPDATE {target} t SET closed_at = %(now)s, upstream_quantity = w.u, downstream_quantity = w.d"
+                f" FROM ({rows['closes']}) w WHERE t.id = w.id AND t.closed_at IS NULL",
+                {"rows": closed, "now": NOW},
+            )
+            # The real table's ids come from its sequence; the bare copy's are given.
+            insert = run(
+                f"INSERT INTO {target} (id, location_id, sku, hop, classification, opened_at, upstream_quantity,"
+                f" downstream_quantity, peak_gap, acknowledgement_note)"
+                f" SELECT {first_id}, location_id, sku, hop, cls, opened, u, d, peak, '' FROM ({rows['opens']}) w",
+                {"rows": opened, "last": last_id},
+            )
+            return close + insert
+
+        seconds["reads"] = run(
+            f"WITH {KEYS_CTE} SELECT (SELECT count(*) FROM {POSITIONS} p JOIN scope_keys s"
+            " ON s.location_id = p.location_id AND s.sku = p.sku),"
+            f" (SELECT count(*) FROM {table} d JOIN scope_keys s ON s.location_id = d.location_id"
+            " AND s.sku = d.sku WHERE d.closed_at IS NULL)",
+            {"keys": keys},
+        )
+        seconds["writes"] = writes(table, f"nextval(pg_get_serial_sequence('{table}', 'id'))")
+        seconds["checks"] = run("SET CONSTRAINTS ALL IMMEDIATE", {})
+        cursor.execute(f"CREATE TEMP TABLE bare_copy (LIKE {table} INCLUDING DEFAULTS) ON COMMIT DROP")
+        cursor.execute(f"INSERT INTO bare_copy SELECT * FROM {table}")
+        cursor.execute("ALTER TABLE bare_copy ADD PRIMARY KEY (id)")
+        cursor.execute("ANALYZE bare_copy")
+        seconds["bare writes"] = writes("bare_copy", "%(last)s + row_number() OVER ()")
+        transaction.set_rollback(True)
+    seconds["opened"], seconds["closed"] = len(json.loads(opened)), len(json.loads(closed))
+    return seconds
+
+
 def statement_seconds(queries: list[dict[str, str]]) -> dict[str, float]:
     """Seconds the database spent in the captured statements, by kind: deciding (SELECT, or a WITH
     whose data-modifying CTEs also write), writing (INSERT/UPDATE statements of their own), commit
@@ -449,6 +542,20 @@ def main() -> None:
             f"the commit (deferred foreign-key checks) {seconds['commit']:.2f} s; "
             f"Python {incremental_s - sum(seconds.values()):.2f} s"
         )
+        changed = keys_change(**change, differ=args.differ, back=len(runs) % 2 == 1)  # what a next run would do
+        floor = write_floor(changed)
+        floor_s = floor["reads"] + floor["writes"] + floor["checks"]
+        print(
+            f"floor, the next run's {floor['opened']:,.0f} opens and {floor['closed']:,.0f} closes replayed as plain "
+            f"statements, nothing decided: reads {floor['reads']:.2f} s + writes {floor['writes']:.2f} s + "
+            f"foreign-key checks {floor['checks']:.2f} s = {floor_s:.2f} s  fraction={floor_s / sweep_s:.3f} of the "
+            f"steady sweep; the incremental run is {incremental_s / floor_s:.2f}× it"
+        )
+        print(
+            f"  the same writes on a copy of the table with only its primary key: {floor['bare writes']:.2f} s; "
+            f"with the reads {(floor['reads'] + floor['bare writes']) / sweep_s:.3f} of the steady sweep"
+        )
+        reconciliation_run(keys=changed, now=NOW)  # the keys' discrepancies as their positions say
         check = reconciliation_run(now=NOW)
         print(f"full sweep after it (must change nothing): {summary(check)}")
 
