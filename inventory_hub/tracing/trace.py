@@ -201,6 +201,55 @@ def _entries_in_first_observation(state: _State, stamped: Sequence[WmsEvent | Or
     return rebuilt[::-1]
 
 
+def _take_back(state: _State, change: WmsEvent | OrderAllocation) -> TimelineEntry:
+    """Undo one change on `state` (in place): its entry, with the available before and after it."""
+    after = state.available
+    if isinstance(change, OrderAllocation):
+        state.allocated -= change.quantity
+        return TimelineEntry(change.at, ALLOCATION, change.quantity, state.available, after, channel=change.channel)
+    state.on_hand -= change.delta
+    if change.excluded_bin:
+        state.excluded -= change.delta
+    if change.kind == PICK and change.delta < 0:
+        state.allocated -= change.delta  # a pick shipped what was allocated: it was still allocated before
+    return TimelineEntry(change.at, change.kind, change.delta, state.available, after, event_id=change.event_id)
+
+
+def _timeline_before_first_observation(
+    observations: Sequence[WmsObservation],
+    changes: Sequence[tuple[dt.datetime, int, WmsEvent | OrderAllocation]],
+    *,
+    until: dt.datetime,
+    default_reserve: int,
+) -> Timeline:
+    """The timeline of an order the WMS's first observation on the key already shows (nothing read before it).
+
+    Orders placed before the hub's first WMS poll are read with the storefront's history. When the
+    first observation is stamped at the order's own instant (the stamps are whole seconds, and the
+    order's allocation was the key's last change before the poll), it is the state just after the
+    order: taking back the changes stamped at `until` gives the truth before it, and taking back the
+    earlier ones, latest first, rebuilds their entries so one can still be the originating event.
+    A first observation stamped later is not used: allocations to other channels between the order
+    and it are in no history and could not be taken back.
+    """
+    closing = [o for o in observations if o.at == until]
+    if not closing:
+        return Timeline(entries=(), available=None, comparable=None, excluded_on_hand=0)
+    state = _anchor(closing[-1], _reserve_guess(observations, until, default_reserve))
+    for at, _, change in reversed(changes):
+        if at == until:
+            _take_back(state, change)
+    truth = dataclasses.replace(state)
+    # Latest first, each rebuilt from the state after it; then listed in time order.
+    rebuilt = [_take_back(state, change) for at, _, change in reversed(changes) if at < until]
+    return Timeline(
+        entries=tuple(reversed(rebuilt)),
+        available=truth.available,
+        comparable=truth.comparable,
+        excluded_on_hand=truth.excluded,
+    )
+
+
 def wms_timeline(
     *,
     observations: Sequence[WmsObservation],
@@ -214,17 +263,18 @@ def wms_timeline(
     Between two observations the on-hand events and the storefront's own order allocations are
     applied in time order; what is left of the rise of `allocated` (plus what picks released) is
     one inferred allocation to another channel at the later observation's stamp. Each observation
-    then re-anchors the state, so an unexplained difference never carries over.
+    then re-anchors the state, so an unexplained difference never carries over. With no observation
+    before `until`, see `_timeline_before_first_observation`.
     """
     seen = sorted((o for o in observations if o.at < until), key=lambda o: o.at)
-    if not seen:
-        return Timeline(entries=(), available=None, comparable=None, excluded_on_hand=0)
     # A WMS lists each event once; one seen twice (two polls, two connectors' pages) is applied once.
     unique = list({(e.event_id, e.at, e.kind, e.delta): e for e in events}.values())
     changes: list[tuple[dt.datetime, int, WmsEvent | OrderAllocation]] = [(e.at, 0, e) for e in unique]
     changes += [(o.at, 1, o) for o in orders]
     # Events at one instant are applied in the order the WMS recorded them (its ids grow).
     changes.sort(key=lambda item: (item[0], item[1], getattr(item[2], "event_id", None) or 0))
+    if not seen:
+        return _timeline_before_first_observation(observations, changes, until=until, default_reserve=default_reserve)
     times = [item[0] for item in changes]
     entries: list[TimelineEntry] = []
     state = _anchor(seen[0], _reserve_guess(observations, until, default_reserve))

@@ -239,6 +239,53 @@ def test_an_allocation_seen_only_in_the_observation_stamped_at_the_order_came_be
     assert result.origin.at < order.at
 
 
+def _first_poll_after_two_orders() -> tuple[trace.OrderAllocation, trace.Timeline]:
+    # The hub starts polling at 10:05. 8 on hand, WMS reserve 3 → 5 available; web orders for 3
+    # at 10:02:08 and 10:03:02 (stamps are whole seconds). The WMS's first observation is stamped
+    # by the second order's allocation, so it is the state just after it: 6 allocated, 0 available.
+    first = trace.OrderAllocation(_at(2 + 8 / 60), 3, "web")
+    second = trace.OrderAllocation(_at(3 + 2 / 60), 3, "web")
+    timeline = trace.wms_timeline(
+        observations=[
+            trace.WmsObservation(at=second.at, on_hand=8, excluded_on_hand=0, allocated=6, available=0),
+            _observation(30, on_hand=21, allocated=6, reserve=3),  # a later poll tells the reserve
+        ],
+        events=[_event(23, "receipt", 13, after=21, event_id=14)],
+        orders=[first, second],
+        until=second.at,
+    )
+    return second, timeline
+
+
+def test_an_order_the_first_wms_observation_already_shows_is_judged_by_taking_it_back():
+    order, timeline = _first_poll_after_two_orders()
+
+    result = trace.oversell_trace(
+        order=trace.OrderFacts(at=order.at, quantity=3, channel="web"), shown=4, timeline=timeline
+    )
+
+    assert (result.oversold, result.truth, result.shortfall) == (True, 2, 1)
+    assert result.root_cause == trace.RULE_DIVERGENCE
+    # The earlier order, rebuilt from before the first observation, took 5 → 2.
+    assert result.origin == trace.TimelineEntry(
+        at=_at(2 + 8 / 60), kind="channel_allocation", delta=3, available_before=5, available_after=2, channel="web"
+    )
+
+
+def test_an_order_before_a_first_wms_observation_stamped_later_is_left_unjudged():
+    # Another channel may have been allocated stock between the order and that stamp, and no
+    # history lists it: taking the observation back would judge the order by a guess.
+    order = trace.OrderAllocation(_at(3), 3, "web")
+    timeline = trace.wms_timeline(
+        observations=[_observation(4, on_hand=8, allocated=6, reserve=3)], events=[], orders=[order], until=order.at
+    )
+
+    assert timeline.available is None
+    assert not trace.oversell_trace(
+        order=trace.OrderFacts(at=order.at, quantity=3), shown=4, timeline=timeline
+    ).oversold
+
+
 # --- A boundary mismatch -----------------------------------------------------------------------
 
 
