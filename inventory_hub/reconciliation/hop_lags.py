@@ -212,8 +212,15 @@ def _key_samples(
     """One sample per hop for each WMS change of one key since `since`."""
     erp_at: dict[int, lineage.Reflection] = {}
     erp_lineage: list[int | None] = []
+    event_times = [at for at, _ in wms_events]
     if erp is not None:
-        erp_lineage = lineage.lineages(wms, erp, look_back=look_back)
+        # The ERP's own entries (no WMS movement at their posting time), by when it recorded them.
+        own_entries = sorted(
+            (reflected, moved.get(posted, 0.0)) for posted, reflected in set(sources) if not _near(event_times, posted)
+        )
+        erp_lineage = lineage.own_entries_lineage(
+            wms, erp, lineage.lineages(wms, erp, look_back=look_back), own_entries, look_back=look_back
+        )
         found = lineage.first_reflections(wms, erp, erp_lineage)
         reflections = [
             lineage.Reflection(changed_at=wms[i].at, reflected_at=at, method=lineage.VALUE_MATCH, upstream_index=i)
@@ -221,9 +228,10 @@ def _key_samples(
         ]
         erp_at = {r.upstream_index: r for r in lineage.sources_preferred(reflections, sources)}
         wms_times, erp_times = [reading.at for reading in wms], [reading.at for reading in erp]
+        shown_in_boundary = _erp_boundary_shows(wms, erp, erp_lineage)
         for i, reflection in erp_at.items():
             if reflection.method == lineage.VALUE_MATCH and lineage.already_shown(
-                wms, wms_times, erp, erp_times, wms[i].at, lineage.same_value
+                wms, wms_times, erp, erp_times, wms[i].at, shown_in_boundary
             ):
                 # The ERP's number already was what this state calls for (its boundary counts the
                 # bin the units moved into): nothing to carry, so no sync can date it.
@@ -236,10 +244,10 @@ def _key_samples(
     ]
     change_times = sorted(at for at, _, _ in sampled)
     wms_times = [reading.at for reading in wms]
-    event_times = [at for at, _ in wms_events]
     # On-hand movements the storefront had to learn: all but picks (on hand and allocated drop together).
     learnable = sorted(at for at, kind in wms_events if kind != EventKind.PICK)
     changed_states = set(lineage.changes(wms))
+    all_orders = sorted((order for _, placed in storefronts for order in placed), key=lambda order: order.at)
     learned_events: set[dt.datetime] = set()
     for posted, erp_reflected in sorted(set(sources)):
         if not _near(event_times, posted):
@@ -250,13 +258,14 @@ def _key_samples(
         if index < len(wms):
             reflection = lineage.Reflection(posted, erp_reflected, lineage.SOURCE_TIMESTAMP, index)
             sampled.append((posted, index, reflection))
-            if index in changed_states and _near(learnable, posted):
-                # One of several movements the same poll saw: the storefront learns it with the others.
+            if _near(learnable, posted) and (index in changed_states or _orders_placed(wms, index, all_orders)):
+                # One of several movements the same poll saw: the storefront learns it with the others;
+                # also when its own orders netted the comparable back (it took those off at once, so
+                # the movement still moves its number).
                 learned_events.add(posted)
     sampled.sort(key=lambda item: item[0])
     # The storefront hops date what the storefront had to learn through its syncs: changes of the
     # comparable, less those its own orders made (it took those off when the customer ordered).
-    all_orders = sorted((order for _, placed in storefronts for order in placed), key=lambda order: order.at)
     is_change = [at == wms[i].at for at, i, _ in sampled]
     own = [
         changed and _own_orders_explain(wms, i, all_orders, learnable)
@@ -365,8 +374,35 @@ def _own_orders_explain(
     return bool(placed) and not moved and wms[index].value - wms[index - 1].value == -sum(placed)
 
 
+def _orders_placed(wms: Sequence[lineage.Reading], index: int, own: Sequence[lineage.OwnOrder]) -> bool:
+    """Were any of the storefront's own orders placed in the poll that saw WMS state `index`?"""
+    if index == 0:
+        return False
+    start, end = wms[index - 1].at, wms[index].at
+    return any(start < order.at <= end + SOURCE_TOLERANCE for order in own)
+
+
 def _all_bins(reading: lineage.Reading) -> int:
     return reading.alternatives[0] if reading.alternatives else reading.value
+
+
+def _erp_boundary_shows(
+    wms: Sequence[lineage.Reading], erp: Sequence[lineage.Reading], erp_lineage: Sequence[int | None]
+) -> lineage.Accepts:
+    """Does an ERP number show a WMS state, in the ERP's own boundary (either one while its readings cannot tell)?
+
+    A number that equals the other boundary's quantity of a new state is the old state's, not that
+    one's (an allocation can make the all-bins quantity what the sellable one was).
+    """
+    all_bins = comparable = 0
+    for reading, index in zip(erp, erp_lineage, strict=True):
+        if index is not None and wms[index].alternatives:
+            comparable += reading.value == wms[index].value
+            all_bins += reading.value in wms[index].alternatives
+    if all_bins == comparable:
+        return lineage.same_value
+    follows_all_bins = all_bins > comparable
+    return lambda state, shown: shown.value == (_all_bins(state) if follows_all_bins else state.value)
 
 
 def _all_bins_delta(wms: Sequence[lineage.Reading], index: int) -> int | None:

@@ -251,6 +251,48 @@ def lineages(
     return [lineage_match(upstream, reading, look_back=look_back, accepts=accepts) for reading in downstream]
 
 
+def own_entries_lineage(
+    upstream: Sequence[Reading],
+    downstream: Sequence[Reading],
+    lineage: Sequence[int | None],
+    own_entries: Sequence[tuple[dt.datetime, float]],
+    *,
+    look_back: dt.timedelta = DEFAULT_LOOK_BACK,
+    tolerance: dt.timedelta = dt.timedelta(seconds=1),
+) -> list[int | None]:
+    """`lineage`, net of the downstream's own entries (an ERP's adjustment after an oversell).
+
+    A reading its own entries since the previous reading explain from that reading is the
+    adjustment, not a sync, even when its value happens to be an upstream state's: unexplained
+    (`carried_lineage` keeps what it carried). An entry that follows a sync before the hub polls
+    again hides the synced state instead: the reading is that state plus the entry, a value no
+    upstream state has; taking its own entries off, latest first, finds the state the sync
+    carried. `own_entries` are (when recorded, quantity), in time order. A match never goes back
+    past the lineage already carried (an import is cumulative).
+    """
+    times = [at for at, _ in own_entries]
+    result = list(lineage)
+    carried: int | None = None
+    for position, reading in enumerate(downstream):
+        # The first reading's own entries are unknown (before it, the history says nothing).
+        low = bisect.bisect_right(times, downstream[position - 1].at + tolerance) if position else len(times)
+        high = max(low, bisect.bisect_right(times, reading.at + tolerance))
+        adjusted = sum(quantity for _, quantity in own_entries[low:high])
+        if high > low and reading.value - round(adjusted) == downstream[position - 1].value:
+            result[position] = None
+        elif result[position] is None:
+            for first in range(high - 1, low - 1, -1):
+                taken = sum(quantity for _, quantity in own_entries[first:high])
+                synced = dataclasses.replace(reading, value=reading.value - round(taken))
+                found = lineage_match(upstream, synced, look_back=look_back)
+                if found is not None and (carried is None or found > carried):
+                    result[position] = found
+                    break
+        if result[position] is not None:
+            carried = max(result[position], carried or 0)
+    return result
+
+
 def first_reflections(
     upstream: Sequence[Reading], downstream: Sequence[Reading], lineage: Sequence[int | None]
 ) -> dict[int, dt.datetime | None]:

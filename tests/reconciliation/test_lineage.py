@@ -18,6 +18,8 @@ from inventory_hub.reconciliation.lineage import (
     clock_offset_estimate,
     lag_stats,
     lineage_match,
+    lineages,
+    own_entries_lineage,
     own_order_readings_drop,
     source_reflection,
     sources_preferred,
@@ -338,3 +340,16 @@ def test_a_sync_after_the_erp_adjusted_itself_carries_the_changes_the_erp_alread
     )
 
     assert found == [(_at(30), SYNC)]
+
+
+def test_an_erp_reading_net_of_its_own_entries_is_the_synced_state_or_if_the_previous_reading_the_adjustment_alone():
+    # WMS 6 → 3 → 2 → 0. The ERP syncs 3 at 06:10 and adjusts itself by −2 at 06:10:02 (read as
+    # 1); at 06:40 it adjusts by −1 with no sync (read as 0): the WMS's 0 is a coincidence.
+    wms = _series((0, 6), (2, 3), (20, 2), (30, 0))
+    adjusted = _at(10) + dt.timedelta(seconds=2)
+    erp = [Reading(at=_at(0), value=6), Reading(at=adjusted, value=1), Reading(at=_at(40), value=0)]
+    own = [(adjusted, -2.0), (_at(40), -1.0)]
+
+    found = own_entries_lineage(wms, erp, lineages(wms, erp), own)
+
+    assert found == [0, 1, None]

@@ -1,4 +1,5 @@
-"""Lineage on hand-built timelines: replayed and shuffled readings, skewed clocks, a failed ERP sync.
+"""Lineage on hand-built timelines: replayed and shuffled readings, skewed clocks, a failed ERP sync,
+and the storefront hop of changes a poll or the ERP's own entries hide.
 
 WMS changes are stamped on the hub's clock; the ERP's own stamps are not until moved there.
 """
@@ -7,11 +8,16 @@ from __future__ import annotations
 
 import datetime as dt
 
+from inventory_hub.inventory.rules import RuleValues
+from inventory_hub.observations.models import EventKind
+from inventory_hub.reconciliation.hop_lags import _key_samples
 from inventory_hub.reconciliation.lineage import (
     SOURCE_TIMESTAMP,
     VALUE_MATCH,
+    OwnOrder,
     Reading,
     Reflection,
+    RulesInForce,
     chained_lineage,
     clock_offset_estimate,
     first_reflections,
@@ -123,3 +129,91 @@ def test_a_failed_erp_sync_leaves_the_count_unreflected_by_the_erp_and_through_i
     assert through_erp == [0, 0, 0]
     assert first_reflections(wms, erp, erp_lineage) == {1: None}
     assert first_reflections(wms, storefront, through_erp) == {1: None}
+
+
+# The storefront holds back 1, as the hub's rule says.
+STOREFRONT_RULES = RulesInForce(((_at(-60), (RuleValues(safety_stock=1),)),))
+
+
+def _storefront_samples(**timeline) -> list[tuple[str, dt.datetime, dt.datetime | None, str]]:
+    timeline = {"sources": [], "wms_events": [], "moved": {}, "since": None, **timeline}
+    samples = _key_samples(key=(1, "SKU-1"), rules=STOREFRONT_RULES, look_back=dt.timedelta(hours=6), **timeline)
+    return sorted((s.hop, s.wms_changed_at, s.reflected_at, s.method) for s in samples)
+
+
+def test_an_erp_sync_its_own_adjustment_hides_before_the_poll_still_carries_the_wms_change():
+    # The WMS allocates 3 to wholesale at 10:02 (6 → 3; no ledger entry). The ERP syncs at 10:10
+    # (3) and two seconds later adjusts itself by −2 after an oversell: the hub only ever reads 1,
+    # which no WMS state has. The storefront's 10:15 pull shows max(0, 1 − 1) = 0.
+    adjusted = _at(10) + dt.timedelta(seconds=2)
+
+    found = _storefront_samples(
+        wms=_series((0, 6), (2, 3)),
+        erp=[Reading(at=_at(0), value=6), Reading(at=adjusted, value=1)],
+        storefronts=[([Reading(at=_at(0), value=5, held_back=1), Reading(at=_at(15), value=0)], [])],
+        sources=[(adjusted, adjusted)],
+        moved={adjusted: -2.0},
+    )
+
+    assert found == [
+        ("erp_storefront", _at(2), _at(15), "sync"),
+        ("wms_erp", _at(2), adjusted, VALUE_MATCH),
+        ("wms_storefront", _at(2), _at(15), "sync"),
+    ]
+
+
+def test_a_count_the_storefronts_own_order_nets_out_in_the_same_poll_is_still_learned_by_its_sync():
+    # One poll sees a count of +2 at 10:01 and the storefront's own order of 2 at 10:03: the WMS
+    # comparable stays 5. The storefront took the order off at once (4 → 2); the ERP records the
+    # count at 10:10 and the storefront's 10:15 pull shows 5 − 1 = 4: it learned the +2 then.
+    found = _storefront_samples(
+        wms=_series((0, 5), (3, 5)),
+        erp=_series((0, 5), (10, 5)),
+        storefronts=[
+            (
+                [Reading(at=_at(m), value=v, held_back=1) for m, v in ((0, 4), (3, 2), (15, 4))],
+                [OwnOrder(at=_at(3), quantity=2)],
+            )
+        ],
+        sources=[(_at(1), _at(10))],
+        wms_events=[(_at(1), EventKind.CYCLE_COUNT)],
+        moved={_at(1): 2.0},
+    )
+
+    assert found == [
+        ("erp_storefront", _at(1), _at(15), "sync"),
+        ("wms_erp", _at(1), _at(10), SOURCE_TIMESTAMP),
+        ("wms_storefront", _at(1), _at(15), "sync"),
+    ]
+
+
+def test_an_erp_counting_sellable_bins_only_is_not_already_showing_a_change_its_old_number_equals_in_all_bins():
+    # 2 of 9 units sit in quarantine; the ERP, like the comparable, leaves them out (7). A wholesale
+    # allocation of 2 at 10:02 makes the comparable 5 and the all-bins quantity 7: the ERP's old 7
+    # is not this state's. The ERP carries it at 10:30 (5), the storefront at 10:40 (4).
+    found = _storefront_samples(
+        wms=[Reading(at=_at(0), value=7, alternatives=(9,)), Reading(at=_at(2), value=5, alternatives=(7,))],
+        erp=_series((0, 7), (30, 5)),
+        storefronts=[([Reading(at=_at(0), value=6, held_back=1), Reading(at=_at(40), value=4, held_back=1)], [])],
+    )
+
+    assert found == [
+        ("erp_storefront", _at(2), _at(40), "sync"),
+        ("wms_erp", _at(2), _at(30), VALUE_MATCH),
+        ("wms_storefront", _at(2), _at(40), "sync"),
+    ]
+
+
+def test_an_erp_adjustment_that_happens_to_equal_a_wms_state_is_not_the_sync_that_carried_it():
+    # The storefront's own order of 1 at 10:02 takes the WMS from 3 to 2. At 10:05 the ERP adjusts
+    # itself by −1 after an oversell: its 3 becomes 2 too, by coincidence. Its 10:30 sync carries
+    # the order (reserved +1) and reconciles the adjustment (+1): still 2, now for the WMS's reason.
+    found = _storefront_samples(
+        wms=_series((0, 3), (2, 2)),
+        erp=_series((0, 3), (5, 2), (30, 2)),
+        storefronts=[([Reading(at=_at(0), value=2, held_back=1), Reading(at=_at(2), value=1)], [OwnOrder(_at(2), 1)])],
+        sources=[(_at(5), _at(5)), (_at(30), _at(30))],
+        moved={_at(5): -1.0, _at(30): 1.0},
+    )
+
+    assert ("wms_erp", _at(2), _at(30), VALUE_MATCH) in found
