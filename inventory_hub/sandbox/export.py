@@ -21,8 +21,11 @@ def _row(record: Any) -> dict[str, Any]:
     return {k: _iso(v) if isinstance(v, dt.datetime) else v for k, v in dataclasses.asdict(record).items()}
 
 
-def hop_lags(world: World) -> dict[str, dict[str, dict[str, float | int]]]:
+def hop_lags(world: World, *, since: dt.datetime | None = None) -> dict[str, dict[str, dict[str, float | int]]]:
     """True lag per location and hop (seconds): p50, p95, max and the number of WMS changes.
+
+    With `since` (when an observer first read the WMS), only the events from then on: one made
+    earlier is already in the first state that observer reads, and nothing dates it for them.
 
     WMS → ERP counts every WMS event. The storefront hops count the events the storefront had to
     learn through the ERP: those that changed the ERP's comparable (on hand in its boundary −
@@ -42,6 +45,8 @@ def hop_lags(world: World) -> dict[str, dict[str, dict[str, float | int]]]:
     events = {event.id: event for event in world.truth.events}
     lags: dict[tuple[str, str], list[float]] = defaultdict(list)
     for reflection in world.truth.reflections.values():
+        if since is not None and reflection.at < since:
+            continue
         if reflection.erp_at is not None:
             lags[(reflection.location, "wms_erp")].append((reflection.erp_at - reflection.at).total_seconds())
             event = events.get(reflection.event_id)

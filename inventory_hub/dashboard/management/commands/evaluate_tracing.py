@@ -82,6 +82,7 @@ def tracing_backfill(*, scenario_name: str, seed: int | None, days: float, step_
 
 def tracing_score(*, world: Any, days: float, step_minutes: float) -> dict[str, Any]:
     """Run reconciliation, hop lags and tracing over the backfilled data and score them against the world's truth."""
+    from inventory_hub.connectors.models import PollRun, Role
     from inventory_hub.inventory.models import Location
     from inventory_hub.reconciliation.hop_lags import hop_lags_measure
     from inventory_hub.reconciliation.selectors import hop_lag_stats
@@ -125,7 +126,14 @@ def tracing_score(*, world: Any, days: float, step_minutes: float) -> dict[str, 
         origin_right += _origin_matches(true_events.get(true.originating_event_id or ""), mine, origin_steps, step)
     codes = dict(Location.objects.values_list("pk", "code"))
     stats = hop_lag_stats(window=dt.timedelta(days=days), now=now)
-    true_lags = hop_lags(world)
+    # The hub's lags start at its first WMS poll: what changed before is its starting state.
+    first_poll = (
+        PollRun.objects.filter(connector__role=Role.WMS, status=PollRun.Status.SUCCEEDED)
+        .order_by("started_at")
+        .values_list("started_at", flat=True)
+        .first()
+    )
+    true_lags = hop_lags(world, since=first_poll)
     lag_errors: dict[str, dict[str, float | None]] = {}
     for location_id, hops in sorted(stats.items()):
         code = codes[location_id]
