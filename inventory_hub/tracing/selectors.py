@@ -124,10 +124,21 @@ def key_facts_map(*, keys: Iterable[Key], until: dt.datetime) -> dict[Key, KeyFa
             .values_list("location_id", "sku", "hop", "wms_changed_at", "reflected_at")
         ):
             samples[((location_id, sku), changed_at)][hop] = reflected_at
+        states = {key: {o.at for o in found.observations} for key, found in facts.items()}
         for (key, changed_at), hops in samples.items():
+            erp_at = hops.get(Hop.WMS_ERP)
             if storefront_ids and Hop.WMS_STOREFRONT not in hops:
-                continue  # a movement that changed no available (a pick): never an originating event
-            facts[key].lineage.append(trace.HopFacts(changed_at, hops.get(Hop.WMS_ERP), hops.get(Hop.WMS_STOREFRONT)))
+                if changed_at not in states.get(key, ()):
+                    first = min(states.get(key, ()), default=None)
+                    if first is not None and abs(changed_at - first) < trace.SAME_CHANGE:
+                        # A movement in the first WMS state read, dated by the ERP's ledger alone.
+                        facts[key].lineage.append(trace.HopFacts(changed_at, erp_at, None, storefront_dated=False))
+                    continue  # a movement that changed no available (a pick): never an originating event
+                # A change of a WMS state the storefront had nothing to learn from (the ERP's boundary
+                # counts the bin the units moved into): it had it once the ERP did.
+                facts[key].lineage.append(trace.HopFacts(changed_at, erp_at, erp_at))
+                continue
+            facts[key].lineage.append(trace.HopFacts(changed_at, erp_at, hops[Hop.WMS_STOREFRONT]))
     reserves = _location_reserves_cached(wms_ids=wms_ids, location_ids={key[0] for key in facts}, excluded=excluded)
     for (location_id, _sku), found in facts.items():
         found.default_reserve = reserves.get(location_id, 0)

@@ -102,6 +102,10 @@ def oversells_detect(
             erp_syncs=sorted({r.at for r in key_facts.erp}),
             storefront_syncs=sorted({r.at for r in key_facts.storefront}),
             erp_comparable=_value_at(key_facts.erp, t),
+            erp_boundary_counts_excluded=trace.erp_counts_excluded(
+                key_facts.observations, [(r.at, r.value) for r in key_facts.erp]
+            ),
+            wms_states=[o.at for o in key_facts.observations],
         )
         if not result.oversold:
             continue

@@ -104,6 +104,9 @@ class HopFacts:
     wms_changed_at: dt.datetime
     erp_at: dt.datetime | None
     storefront_at: dt.datetime | None
+    # False: the storefront hop was never sampled (a movement in the hub's first WMS state, dated by
+    # the ERP's ledger alone): the storefront had it at its first sync after the ERP did.
+    storefront_dated: bool = True
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -342,11 +345,63 @@ def originating_event(entries: Sequence[TimelineEntry], *, quantity: int, before
     return None
 
 
-def hop_facts_for(lineage: Sequence[HopFacts], at: dt.datetime) -> HopFacts | None:
-    """The lineage facts of the first WMS change stamped at or after `at` (the one that carried it)."""
+# Hub-side stamps of one WMS change differ by under a second (whole-second poll stamps, ERP posting times).
+SAME_CHANGE = dt.timedelta(seconds=1)
+
+
+def hop_facts_for(
+    lineage: Sequence[HopFacts], at: dt.datetime, *, wms_states: Sequence[dt.datetime] = ()
+) -> HopFacts | None:
+    """The lineage facts of the first WMS change stamped at or after `at` (the one that carried it).
+
+    `wms_states` are the stamps of the WMS states the hub read: the first one at or after `at`
+    includes the change, so facts stamped later belong to another change. That happens when the
+    change is in the first state read (no change before it to sample) or the hub sampled no
+    downstream facts for it; borrowing the later change's (often the storefront's own order,
+    "seen" at once) would call the change seen downstream.
+    """
     times = [facts.wms_changed_at for facts in lineage]
     index = bisect.bisect_left(times, at)
-    return lineage[index] if index < len(lineage) else None
+    if index >= len(lineage):
+        return None
+    states = sorted(wms_states)
+    state = bisect.bisect_left(states, at)
+    if state < len(states) and lineage[index].wms_changed_at - states[state] >= SAME_CHANGE:
+        return None
+    return lineage[index]
+
+
+def erp_counts_excluded(observations: Sequence[WmsObservation], erp: Sequence[tuple[dt.datetime, int]]) -> bool | None:
+    """Does the ERP's boundary count the bins the WMS excludes? None while its readings cannot tell.
+
+    Each ERP reading (stamp, on hand − allocated) is set against the WMS state of its stamp: it
+    votes for the boundary whose quantity it equals when only one does. The boundary is a setting,
+    so the majority over the key's history decides; one reading judged against the WMS at the
+    order would take an ERP that had not yet synced a count for the other boundary.
+    """
+    states = sorted(observations, key=lambda o: o.at)
+    times = [o.at for o in states]
+    counts = leaves_out = 0
+    for at, value in erp:
+        index = bisect.bisect_right(times, at) - 1
+        if index < 0 or states[index].excluded_on_hand <= 0:
+            continue
+        state = states[index]
+        sellable = state.on_hand - state.excluded_on_hand - state.allocated
+        counts += value == sellable + state.excluded_on_hand
+        leaves_out += value == sellable
+    return None if counts == leaves_out else counts > leaves_out
+
+
+def _first_pull(
+    since: dt.datetime, syncs: Sequence[dt.datetime], entries: Sequence[TimelineEntry], *, until: dt.datetime
+) -> dt.datetime | None:
+    """The storefront's first stamp after `since` and before `until` that none of its own orders explains."""
+    own = [e.at for e in entries if e.is_allocation and e.channel and not e.inferred]
+    for at in sorted(syncs):
+        if since < at < until and not any(abs(at - placed) < SAME_CHANGE for placed in own):
+            return at
+    return None
 
 
 def _clock(at: dt.datetime) -> str:
@@ -409,6 +464,8 @@ def oversell_trace(
     erp_syncs: Sequence[dt.datetime] = (),
     storefront_syncs: Sequence[dt.datetime] = (),
     erp_comparable: int | None = None,
+    erp_boundary_counts_excluded: bool | None = None,
+    wms_states: Sequence[dt.datetime] = (),
 ) -> Trace:
     """The trace of one order line (DESIGN.md §5): no oversell when WMS available ≥ the quantity.
 
@@ -423,15 +480,20 @@ def oversell_trace(
     if timeline.available is None or truth >= q:
         return Trace(oversold=False, shown=shown, truth=truth, shortfall=0)
     origin = originating_event(timeline.entries, quantity=q, before=t)
-    facts = hop_facts_for(lineage, origin.at) if origin is not None else None
+    facts = hop_facts_for(lineage, origin.at, wms_states=wms_states) if origin is not None else None
     erp_at = facts.erp_at if facts and facts.erp_at and facts.erp_at <= t else None
     storefront_at = facts.storefront_at if facts and facts.storefront_at and facts.storefront_at <= t else None
+    if facts is not None and not facts.storefront_dated and erp_at is not None:
+        storefront_at = _first_pull(erp_at, storefront_syncs, timeline.entries, until=t)
     if origin is not None and origin.is_allocation and origin.channel and not origin.inferred:
         storefront_at = origin.at  # the storefront's own order: it took the units off when it was placed
     excluded = timeline.excluded_on_hand
-    counts_excluded = excluded > 0 and (
-        erp_comparable is None or timeline.comparable is None or erp_comparable >= timeline.comparable + excluded
-    )
+    if erp_boundary_counts_excluded is not None:
+        counts_excluded = excluded > 0 and erp_boundary_counts_excluded
+    else:
+        counts_excluded = excluded > 0 and (
+            erp_comparable is None or timeline.comparable is None or erp_comparable >= timeline.comparable + excluded
+        )
     if shown < q:
         cause = STOREFRONT_OVERSOLD
         why = f"the storefront showed {shown} but accepted an order for {q} at {_clock(t)}"

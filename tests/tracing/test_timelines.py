@@ -707,3 +707,90 @@ def test_a_cascade_loop_after_an_oversell_is_appended_to_its_trace_once():
         (3, "cascade", "wms", _at(50), 2, backflush.pk),
         (4, "cascade", "erp", _at(80), -2, last.pk),
     ]
+
+
+# --- Downstream facts of the right WMS change ---------------------------------------------------
+
+
+def test_a_count_in_the_first_wms_state_is_not_seen_downstream_through_a_later_orders_facts():
+    # The 10:04 count (5 → 4 on hand, reserve 3: 2 → 1 available) is in the hub's first WMS state,
+    # so no change before it was sampled; the only facts are the storefront's own 10:10 order
+    # ("seen" by the storefront at once). The storefront still shows 4 from before the count.
+    count = _event(4, "cycle_count", -1, after=4, event_id=11)
+    order = trace.OrderAllocation(_at(10), 2, "web")
+    observations = [_observation(4, on_hand=4, reserve=3), _observation(10, on_hand=4, allocated=2, reserve=3)]
+    timeline = trace.wms_timeline(observations=observations, events=[count], orders=[order], until=_at(10))
+    lineage = [trace.HopFacts(wms_changed_at=_at(10), erp_at=_at(45), storefront_at=_at(10))]
+
+    result = trace.oversell_trace(
+        order=trace.OrderFacts(at=_at(10), quantity=2, channel="web"),
+        shown=4,
+        timeline=timeline,
+        lineage=lineage,
+        erp_comparable=5,
+        wms_states=[o.at for o in observations],
+    )
+
+    assert result.origin is not None
+    assert result.origin.event_id == 11
+    assert result.root_cause == trace.SYNC_WINDOW_WMS_ERP
+
+
+def test_an_erp_that_left_quarantine_out_while_it_held_stock_is_no_boundary_though_its_number_is_stale():
+    # 3 on hand, 1 in quarantine: the ERP read 2 at 10:01 (it leaves quarantine out). The
+    # storefront's own 10:10 order for 2 takes WMS available to 0; at 10:40 it still shows 1 and
+    # sells it. The ERP, not synced since, still says 2: against the WMS now (0 sellable + 1 in
+    # quarantine) that stale number would look like counting quarantine.
+    observations = [_observation(0, on_hand=3, excluded=1), _observation(10, on_hand=3, excluded=1, allocated=2)]
+    order = trace.OrderAllocation(_at(10), 2, "web")
+    timeline = trace.wms_timeline(observations=observations, events=[], orders=[order], until=_at(40))
+    counts_excluded = trace.erp_counts_excluded(observations, [(_at(1), 2)])
+
+    result = trace.oversell_trace(
+        order=trace.OrderFacts(at=_at(40), quantity=1, channel="web"),
+        shown=1,
+        timeline=timeline,
+        erp_comparable=2,
+        erp_boundary_counts_excluded=counts_excluded,
+    )
+
+    assert counts_excluded is False
+    assert (timeline.comparable, timeline.excluded_on_hand) == (0, 1)
+    assert result.root_cause == trace.RULE_DIVERGENCE
+
+
+def test_the_erp_boundary_is_told_only_by_readings_taken_while_quarantine_held_stock():
+    observations = [_observation(0, on_hand=3), _observation(20, on_hand=3, excluded=1)]
+
+    assert trace.erp_counts_excluded(observations, [(_at(1), 3)]) is None  # quarantine empty: either boundary
+    assert trace.erp_counts_excluded(observations, [(_at(1), 3), (_at(21), 3)]) is True
+    assert trace.erp_counts_excluded(observations, [(_at(21), 2)]) is False
+
+
+def test_a_count_in_the_first_wms_state_the_erp_ledger_dated_reached_the_storefront_at_its_next_pull():
+    # As above, but the ERP's ledger dates the 10:04 count (carried at 10:22); the hub never sampled
+    # the storefront hop for it. The storefront's 10:38 stamp (no order of its own) is the pull that
+    # carried it, so by the 10:46 order every system had it.
+    count = _event(4, "cycle_count", -1, after=4, event_id=11)
+    order = trace.OrderAllocation(_at(46), 3, "web")
+    observations = [_observation(4, on_hand=4, reserve=2), _observation(46, on_hand=4, allocated=3, reserve=2)]
+    timeline = trace.wms_timeline(observations=observations, events=[count], orders=[order], until=_at(46))
+    lineage = [
+        trace.HopFacts(wms_changed_at=_at(4.0002), erp_at=_at(22), storefront_at=None, storefront_dated=False),
+        trace.HopFacts(wms_changed_at=_at(46), erp_at=_at(84), storefront_at=_at(46)),
+    ]
+
+    result = trace.oversell_trace(
+        order=trace.OrderFacts(at=_at(46), quantity=3, channel="web"),
+        shown=4,
+        timeline=timeline,
+        lineage=lineage,
+        storefront_syncs=[_at(0), _at(38)],
+        erp_comparable=4,
+        wms_states=[o.at for o in observations],
+    )
+
+    assert result.origin is not None
+    assert result.origin.event_id == 11
+    assert result.root_cause == trace.RULE_DIVERGENCE
+    assert _hop_steps(result, "erp_storefront")[-1] == ("sync", _at(38), 16 * 60.0)
