@@ -536,11 +536,15 @@ class Simulation:
         spec = self.specs[key[0]]
         product = self.world.wms_products[key]
         boundary = spec.erp.counts_non_sellable_bins and product.non_sellable > 0
-        hop_lost = "" if origin is None or sf_seen else ("erp_storefront" if erp_seen else "wms_erp")
+        other_channel = origin is not None and origin.kind == "channel_allocation" and origin.channel != channel.code
+        # An event that moved nothing downstream (units moved into a bin the ERP counts) was in the
+        # ERP's and the storefront's numbers from the start: no sync window could have lost it.
+        carried = origin is not None and (origin.downstream_delta != 0 or other_channel)
+        hop_lost = "" if not carried or sf_seen else ("erp_storefront" if erp_seen else "wms_erp")
         if shown < q:
             cause = "storefront_oversold"
-        elif origin is not None and not sf_seen:  # the number shown predates the event
-            if origin.kind == "channel_allocation" and origin.channel != channel.code:
+        elif carried and not sf_seen:  # the number shown predates the event
+            if other_channel:
                 cause = "channel_allocation"
             else:
                 cause = "sync_window_erp_storefront" if erp_seen else "sync_window_wms_erp"
