@@ -125,11 +125,12 @@ def key_facts_map(*, keys: Iterable[Key], until: dt.datetime) -> dict[Key, KeyFa
         ):
             samples[((location_id, sku), changed_at)][hop] = reflected_at
         states = {key: {o.at for o in found.observations} for key, found in facts.items()}
+        firsts = {key: min(stamps) for key, stamps in states.items() if stamps}
         for (key, changed_at), hops in samples.items():
             erp_at = hops.get(Hop.WMS_ERP)
             if storefront_ids and Hop.WMS_STOREFRONT not in hops:
                 if changed_at not in states.get(key, ()):
-                    first = min(states.get(key, ()), default=None)
+                    first = firsts.get(key)
                     if first is not None and abs(changed_at - first) < trace.SAME_CHANGE:
                         # A movement in the first WMS state read, dated by the ERP's ledger alone.
                         facts[key].lineage.append(trace.HopFacts(changed_at, erp_at, None, storefront_dated=False))
